@@ -1,0 +1,176 @@
+"""Weights-only loading of checkpoint files, with one-line errors.
+
+Every backbone in this package reaches the authors' released files through timm's own path:
+``timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=PATH))``. timm loads the file with
+``weights_only=True`` and unwraps ``state_dict_ema`` / ``model_ema`` / ``state_dict`` / ``model`` (EMA first),
+then calls the family's ``checkpoint_filter_fn``. This module supplies the two pieces timm lacks:
+
+* :func:`build_model` checks the file before timm touches it, so a missing, truncated or code-carrying file fails
+  with one line that names the path instead of a bare ``FileNotFoundError`` or a pickle traceback.
+* :func:`check_state_dict` is called at the end of every family's filter: it compares the remapped keys and shapes
+  with the model and raises one line naming the variant and the first mismatched keys, where torch would print a
+  multi-line ``load_state_dict`` report.
+
+Other tasks (classification resume, dense-task ``init_cfg``, tools) use :func:`load_file` and
+:func:`unwrap_state_dict` directly.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+__all__ = [
+    'CheckpointError', 'load_file', 'unwrap_state_dict', 'check_state_dict', 'build_model', 'load_checkpoint',
+    'WRAPPER_KEYS',
+]
+
+# Containers seen in the five families' releases and in our own training checkpoints, in timm's preference order.
+WRAPPER_KEYS = ('state_dict_ema', 'model_ema', 'state_dict', 'model', 'module', 'net')
+_MAX_LISTED = 3
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message is one line and names the file and the cause."""
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else type(err).__name__
+
+
+def load_file(path: str | os.PathLike, map_location: str | torch.device = 'cpu') -> Any:
+    """Load ``path`` without running pickled code (``weights_only=True``); safetensors files are supported."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f'checkpoint not found: {path}')
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f'checkpoint is empty (0 bytes): {path}')
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file as load_safetensors
+        try:
+            return load_safetensors(path, device=str(map_location))
+        except Exception as err:  # safetensors raises its own error types
+            raise CheckpointError(f'unreadable safetensors file {path}: {_first_line(err)}') from None
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = _first_line(err)
+        if 'Weights only load failed' in reason or 'Unsupported global' in str(err):
+            raise CheckpointError(
+                f'refused to load {path}: it pickles Python objects that are not tensors or plain containers '
+                f'(weights-only loading; re-save it as a plain state_dict)') from None
+        raise CheckpointError(f'corrupt checkpoint {path}: {reason}') from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise CheckpointError(f'unreadable or truncated checkpoint {path}: {_first_line(err)}') from None
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, Mapping) and len(obj) > 0 and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+
+
+def unwrap_state_dict(obj: Any, use_ema: bool = True, source: str = 'checkpoint') -> Dict[str, torch.Tensor]:
+    """Find the tensor dict inside a training checkpoint and strip DDP's ``module.`` prefix.
+
+    ``use_ema`` follows timm: EMA weights first when present. Pass ``use_ema=False`` to get the raw weights the
+    authors' ``--eval`` scripts evaluate.
+    """
+    if isinstance(obj, Mapping) and not _is_state_dict(obj):
+        keys = WRAPPER_KEYS if use_ema else tuple(k for k in WRAPPER_KEYS if 'ema' not in k) + ('state_dict_ema',
+                                                                                                    'model_ema')
+        for key in keys:
+            inner = obj.get(key)
+            if isinstance(inner, Mapping) and len(inner) > 0:
+                return unwrap_state_dict(inner, use_ema=use_ema, source=source)
+    if not _is_state_dict(obj):
+        found = sorted(obj.keys())[:8] if isinstance(obj, Mapping) else type(obj).__name__
+        raise CheckpointError(f'{source}: no state_dict found (expected tensors or one of {WRAPPER_KEYS}, '
+                              f'found {found})')
+    if all(k.startswith('module.') for k in obj):
+        obj = {k[len('module.'):]: v for k, v in obj.items()}
+    return dict(obj)
+
+
+def _listed(keys: Sequence[str]) -> str:
+    more = f', +{len(keys) - _MAX_LISTED} more' if len(keys) > _MAX_LISTED else ''
+    return ', '.join(keys[:_MAX_LISTED]) + more
+
+
+def check_state_dict(
+        model: nn.Module,
+        state_dict: Mapping[str, torch.Tensor],
+        variant: Optional[str] = None,
+        ignore_prefixes: Iterable[str] = (),
+) -> None:
+    """Raise a one-line :class:`CheckpointError` unless ``state_dict`` fits ``model`` exactly.
+
+    Keys under ``ignore_prefixes`` (e.g. a classifier timm is about to drop because ``num_classes`` changed)
+    are not compared.
+    """
+    ignore = tuple(ignore_prefixes)
+    expected = {k: v for k, v in model.state_dict().items() if not k.startswith(ignore)}
+    given = {k: v for k, v in state_dict.items() if not k.startswith(ignore)}
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    shapes = [f'{k} {tuple(given[k].shape)} vs model {tuple(expected[k].shape)}'
+              for k in expected if k in given and tuple(given[k].shape) != tuple(expected[k].shape)]
+    if not (missing or unexpected or shapes):
+        return
+    name = variant or getattr(model, 'pretrained_cfg', {}).get('architecture') or type(model).__name__
+    parts = []
+    if missing:
+        parts.append(f'{len(missing)} missing keys ({_listed(missing)})')
+    if unexpected:
+        parts.append(f'{len(unexpected)} unexpected keys ({_listed(unexpected)})')
+    if shapes:
+        parts.append(f'{len(shapes)} shape mismatches ({_listed(shapes)})')
+    raise CheckpointError(f'checkpoint does not fit {name}: ' + '; '.join(parts))
+
+
+def classifier_prefixes(model: nn.Module) -> tuple:
+    """Classifier key prefixes timm will drop because the model's ``num_classes`` differs from its pretrained cfg."""
+    cfg = getattr(model, 'pretrained_cfg', None) or {}
+    classifier = cfg.get('classifier')
+    if not classifier or getattr(model, 'num_classes', None) == cfg.get('num_classes', 1000):
+        return ()
+    names = (classifier,) if isinstance(classifier, str) else tuple(classifier)
+    return tuple(n + '.' for n in names)
+
+
+def build_model(
+        model_cls: Callable[..., nn.Module],
+        variant: str,
+        pretrained: bool = False,
+        pretrained_filter_fn: Optional[Callable] = None,
+        **kwargs,
+) -> nn.Module:
+    """``timm.models.build_model_with_cfg`` with the pretrained file checked first (one-line errors)."""
+    from timm.models import build_model_with_cfg
+    overlay = kwargs.get('pretrained_cfg_overlay') or {}
+    if pretrained and overlay.get('file'):
+        load_file(overlay['file'])  # raises CheckpointError naming the path; timm then loads it again
+    return build_model_with_cfg(
+        model_cls, variant, pretrained, pretrained_filter_fn=pretrained_filter_fn, **kwargs)
+
+
+def load_checkpoint(
+        model: nn.Module,
+        path: str | os.PathLike,
+        filter_fn: Optional[Callable] = None,
+        use_ema: bool = True,
+        strict: bool = True,
+        variant: Optional[str] = None,
+) -> nn.Module:
+    """Load a file into an already built model: weights-only, unwrapped, remapped by ``filter_fn``, checked."""
+    state_dict = unwrap_state_dict(load_file(path), use_ema=use_ema, source=os.fspath(path))
+    if filter_fn is not None:
+        state_dict = filter_fn(state_dict, model)
+    if strict:
+        check_state_dict(model, state_dict, variant)
+    model.load_state_dict(state_dict, strict=strict)
+    return model
