@@ -1,0 +1,697 @@
+"""Params, MACs, CPU latency / throughput (and GPU throughput) of every backbone, train vs deploy form, side by side
+with timm's own FasterNet/ReXNet and, when pointed at local clones, the authors' implementations.
+
+    python tools/benchmark.py                                    # all five families, 224^2, 2 threads -> logs/
+    python tools/benchmark.py --official-root /path/to/clones    # + the authors' models, timed interleaved
+    python tools/benchmark.py --models 'repnext_*' rexnet_100 --img-size 256 --force
+
+Writes ``<out-dir>/benchmark_<tag>.json`` (one record per model; a re-run skips models already measured with the
+same settings unless ``--force``), ``benchmark_<tag>.md`` (the tables) and ``latency_vs_top1.png`` (claimed top-1
+vs measured deploy latency, one colour per family).
+
+How things are measured:
+
+* Params: ``model.parameters()`` (shared modules counted once) of the training form and of the deployed form
+  ``timm.utils.reparameterize_model(model)``.
+* MACs: ``torch.utils.flop_counter.FlopCounterMode`` (convs incl. grouped/depthwise, matmuls, bmm from einsum,
+  SDPA) divided by 2. ``gmacs_fvcore`` adds what fvcore also counts (BatchNorm 2 per element in eval, Layer/
+  GroupNorm 5 per element, global average pooling 1 per input element), which is how the authors printed theirs;
+  tools/paper_numbers.FVCORE_REFERENCE holds fvcore counts of the official code to check against.
+* CPU latency: batch 1, ``torch.set_num_threads(threads)``, ``inference_mode``, ``warmup`` runs then ``repeats``
+  timed single forwards per form. All forms of one model (train, deploy, timm reference, official) are timed
+  interleaved, round-robin with a rotating start, so machine-load drift hits them alike; median, IQR and min are
+  reported, ratios are ratios of medians. Throughput: batch ``--throughput-batch``, images/s from the median.
+* GPU (when CUDA is present): throughput at ``--gpu-batch`` with fp16 autocast and channels_last, CUDA events.
+"""
+import argparse
+import copy
+import datetime
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from typing import Callable, Dict, List, Optional
+
+if __package__ in (None, ''):  # run as a script: put the repository root (not tools/) first on the path
+    _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:] = [_root] + [p for p in sys.path if os.path.abspath(p or '.') != os.path.dirname(
+        os.path.abspath(__file__))]
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import timm  # noqa: E402
+from timm.utils import reparameterize_model  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from tools.paper_numbers import CLAIMS, FAMILY_LABELS, FVCORE_REFERENCE, claim_for  # noqa: E402
+from tools.zoo import FAMILIES, REPO_ROOT, TIMM_FAMILIES, family_of, import_families, resolve_models  # noqa: E402
+from tools.zoo import timm_reference  # noqa: E402
+
+SPEED_TARGETS = {'deploy_vs_official': 0.8, 'deploy_vs_timm': 1.0}
+FAMILY_COLOURS = {'fasternet': '#1f77b4', 'mpvit': '#ff7f0e', 'rapidnet': '#2ca02c', 'repnext': '#d62728',
+                  'rexnet': '#9467bd'}
+
+
+# ------------------------------------------------------------------------------------------------------ counting
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _elements(shape) -> int:
+    return math.prod(shape)
+
+
+def _bn_eval(inp, weight=None, *args, out_shape=None, **kwargs):
+    return 2 * _elements(inp) * (2 if weight is not None else 1)
+
+
+def _norm(inp, weight=None, *args, out_shape=None, **kwargs):  # batch norm in training mode, group norm
+    return 2 * _elements(inp) * (5 if weight is not None else 4)
+
+
+def _layer_norm(inp, normalized_shape, weight=None, *args, out_shape=None, **kwargs):
+    return 2 * _elements(inp) * (5 if weight is not None else 4)
+
+
+def _mean(inp, *args, out_shape=None, **kwargs):
+    return 2 * _elements(inp)
+
+
+_aten = torch.ops.aten
+# Ops fvcore counts and FlopCounterMode does not (values in FLOPs = 2 x fvcore's count, so /2 gives its MACs).
+FVCORE_EXTRAS = {
+    _aten._native_batch_norm_legit_no_training: _bn_eval,
+    _aten._native_batch_norm_legit: _norm,
+    _aten.native_batch_norm: _norm,
+    _aten.native_group_norm: _norm,
+    _aten.native_layer_norm: _layer_norm,
+    _aten.mean: _mean,  # adaptive_avg_pool2d(1) and x.mean((2, 3)) both arrive here
+}
+
+
+def count_macs(model: nn.Module, x: torch.Tensor) -> Dict[str, float]:
+    """{'gmacs': convs + matmuls (FlopCounterMode / 2), 'gmacs_fvcore': + norms and pooling as fvcore counts}."""
+    with torch.inference_mode(), FlopCounterMode(display=False, custom_mapping=FVCORE_EXTRAS) as counter:
+        model(x)
+    flops = counter.get_flop_counts()['Global']
+    extra = sum(v for op, v in flops.items() if op in FVCORE_EXTRAS)
+    total = sum(flops.values())
+    return {'gmacs': (total - extra) / 2e9, 'gmacs_fvcore': total / 2e9}
+
+
+@torch.no_grad()
+def randomize_bn_stats(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial BatchNorm statistics and affine terms, so that a wrong fold changes the outputs."""
+    gen = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.running_mean is not None:
+            n = module.num_features
+            module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+            module.running_var.copy_(torch.rand(n, generator=gen) * 0.45 + 0.8)
+            if module.affine:
+                module.weight.copy_(torch.rand(n, generator=gen) * 0.4 + 0.8)
+                module.bias.copy_(torch.randn(n, generator=gen) * 0.05)
+    return model
+
+
+# ------------------------------------------------------------------------------------------------------- timing
+def summarize(samples_ms: List[float]) -> Dict[str, float]:
+    samples = sorted(samples_ms)
+    if len(samples) >= 2:
+        q1, _, q3 = statistics.quantiles(samples, n=4, method='inclusive')
+    else:
+        q1 = q3 = samples[0]
+    return {'median_ms': statistics.median(samples), 'q1_ms': q1, 'q3_ms': q3, 'iqr_ms': q3 - q1,
+            'min_ms': samples[0], 'max_ms': samples[-1], 'n': len(samples)}
+
+
+def time_interleaved(runners: Dict[str, Callable[[], object]], warmup: int, repeats: int,
+                     sync: Optional[Callable[[], None]] = None,
+                     clock: Callable[[], float] = time.perf_counter) -> Dict[str, List[float]]:
+    """ms per call of each runner (by ``clock``), round-robin with a rotating start (load drift hits all alike)."""
+    sync = sync or (lambda: None)
+    for run in runners.values():
+        for _ in range(warmup):
+            run()
+    sync()
+    labels = list(runners)
+    samples = {label: [] for label in labels}
+    for r in range(repeats):
+        shift = r % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            start = clock()
+            runners[label]()
+            sync()
+            samples[label].append((clock() - start) * 1e3)
+    return samples
+
+
+def _ratios(stats: Dict[str, dict]) -> Dict[str, Optional[float]]:
+    return {'deploy_vs_train': _ratio(stats, 'deploy', 'train'), 'deploy_vs_timm': _ratio(stats, 'deploy', 'timm'),
+            'deploy_vs_official': _ratio(stats, 'deploy', 'official')}
+
+
+def _ratio(stats: Dict[str, dict], a: str, b: str) -> Optional[float]:
+    if a in stats and b in stats and stats[b]['median_ms'] > 0:
+        return stats[a]['median_ms'] / stats[b]['median_ms']
+    return None
+
+
+def gpu_throughput(forms: Dict[str, nn.Module], batch: int, img_size: int, warmup: int,
+                   repeats: int) -> Dict[str, dict]:
+    """Images/s on CUDA with fp16 autocast and channels_last (each form copied to the GPU and freed after)."""
+    device = torch.device('cuda')
+    x = torch.randn(batch, 3, img_size, img_size, device=device).to(memory_format=torch.channels_last)
+    gpu_forms = {k: copy.deepcopy(m).to(device).to(memory_format=torch.channels_last).eval()
+                 for k, m in forms.items()}
+    torch.backends.cudnn.benchmark = True
+    with torch.inference_mode(), torch.autocast('cuda', dtype=torch.float16):
+        runners = {k: (lambda m=m: m(x)) for k, m in gpu_forms.items()}
+        samples = time_interleaved(runners, warmup, repeats, sync=torch.cuda.synchronize)
+    out = {}
+    for k, s in samples.items():
+        stats = summarize(s)
+        out[k] = dict(stats, batch=batch, imgs_per_s=batch * 1e3 / stats['median_ms'], amp='fp16',
+                      channels_last=True)
+    del gpu_forms
+    torch.cuda.empty_cache()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- one model
+def _one_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return f'{type(err).__name__}: {lines[0][:200]}' if lines else type(err).__name__
+
+
+def settings_key(settings: dict) -> str:
+    return json.dumps(settings, sort_keys=True)
+
+
+def benchmark_model(name: str, settings: dict, official=None) -> dict:
+    """Measure one model; never raises for a model-level problem (the record carries ``error``)."""
+    record = {'model': name, 'family': family_of(name), 'settings': settings,
+              'time': datetime.datetime.now().isoformat(timespec='seconds'), 'errors': []}
+    claim = claim_for(name)
+    if claim is not None:
+        record['claim'] = {k: getattr(claim, k) for k in ('label', 'top1', 'params_m', 'gmacs', 'latency',
+                                                           'source', 'note')}
+    started = time.perf_counter()
+    record['loadavg_before'] = _loadavg()
+    size = settings['img_size']
+    try:
+        torch.manual_seed(0)
+        train = timm.create_model(name, pretrained=False).eval()
+        randomize_bn_stats(train)
+        deploy = reparameterize_model(train).eval()
+    except Exception as err:
+        record['error'] = f'build failed: {_one_line(err)}'
+        return record
+    forms = {'train': train, 'deploy': deploy}
+
+    x1 = torch.randn(settings['batch'], 3, size, size, generator=torch.Generator().manual_seed(1))
+    record['params'] = {k: count_params(m) for k, m in forms.items()}
+    try:
+        macs = {k: count_macs(m, x1[:1]) for k, m in forms.items()}
+        record['gmacs'] = {k: v['gmacs'] for k, v in macs.items()}
+        record['gmacs_fvcore'] = {k: v['gmacs_fvcore'] for k, v in macs.items()}
+    except Exception as err:
+        record['errors'].append(f'MAC count failed: {_one_line(err)}')
+    with torch.inference_mode():
+        y_train, y_deploy = train(x1), deploy(x1)
+    record['fold_max_abs_diff'] = (y_train - y_deploy).abs().max().item()
+    record['output_max_abs'] = y_train.abs().max().item()
+
+    timed = dict(forms)
+    if settings['timm_ref'] and record['family'] in TIMM_FAMILIES:
+        try:
+            reference = timm_reference(name)
+            if reference is not None:
+                timed['timm'] = reference.eval()
+                record['timm_ref'] = {'params': count_params(reference)}
+        except Exception as err:
+            record['errors'].append(f'timm reference failed: {_one_line(err)}')
+    if official is not None and record['family'] is not None:
+        try:
+            official_model, form = official.build(name, record['family'])
+            timed['official'] = official_model
+            record['official'] = {'form': form, 'params': count_params(official_model)}
+        except Exception as err:
+            record['official'] = {'error': _one_line(err)}
+
+    try:
+        runners = {k: (lambda m=m: m(x1)) for k, m in timed.items()}
+        with torch.inference_mode():
+            samples = time_interleaved(runners, settings['warmup'], settings['repeats'])
+        latency = {k: summarize(v) for k, v in samples.items()}
+        record['latency_ms'] = latency
+        record['ratios'] = _ratios(latency)
+        if settings['cpu_time']:
+            # thread CPU time with one thread: what the machine's load cannot inflate (no waiting, no spinning)
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                with torch.inference_mode():
+                    samples = time_interleaved(runners, 1, settings['repeats'], clock=time.thread_time)
+            finally:
+                torch.set_num_threads(threads)
+            record['cpu_ms'] = {k: summarize(v) for k, v in samples.items()}
+            record['cpu_ratios'] = _ratios(record['cpu_ms'])
+        if settings['throughput_batch'] > 0:
+            xb = torch.randn(settings['throughput_batch'], 3, size, size)
+            with torch.inference_mode():
+                runners = {k: (lambda m=m: m(xb)) for k, m in forms.items()}
+                samples = time_interleaved(runners, 1, settings['throughput_repeats'])
+            record['throughput'] = {}
+            for k, v in samples.items():
+                stats = summarize(v)
+                record['throughput'][k] = dict(stats, batch=settings['throughput_batch'],
+                                               imgs_per_s=settings['throughput_batch'] * 1e3 / stats['median_ms'])
+    except Exception as err:
+        record['error'] = f'timing failed: {_one_line(err)}'
+    if settings['device'] == 'cuda':
+        try:
+            record['gpu'] = gpu_throughput(forms, settings['gpu_batch'], size, warmup=5,
+                                           repeats=max(5, settings['repeats']))
+        except Exception as err:
+            record['errors'].append(f'GPU run failed: {_one_line(err)}')
+    record['loadavg_after'] = _loadavg()
+    record['seconds'] = round(time.perf_counter() - started, 1)
+    return record
+
+
+def _loadavg() -> Optional[float]:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+# -------------------------------------------------------------------------------------------------------- files
+def atomic_write_text(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_results(path: str) -> dict:
+    if not os.path.isfile(path):
+        return {'meta': {}, 'results': {}}
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        data.setdefault('results', {})
+        data.setdefault('meta', {})
+        return data
+    except (OSError, ValueError) as err:
+        raise SystemExit(f'cannot read {path} ({_one_line(err)}); move it away or pass --force') from None
+
+
+def machine_info() -> dict:
+    cpu = platform.processor()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), cpu)
+    except OSError:
+        pass
+    info = {'cpu': cpu, 'cpu_count': os.cpu_count(), 'python': platform.python_version(),
+            'torch': torch.__version__, 'timm': timm.__version__}
+    if torch.cuda.is_available():
+        info['gpu'] = torch.cuda.get_device_name(0)
+    return info
+
+
+# ----------------------------------------------------------------------------------------------------- markdown
+def _fmt(value, digits=2, suffix=''):
+    if value is None:
+        return '–'
+    if isinstance(value, float):
+        return f'{value:.{digits}f}{suffix}'
+    return f'{value}{suffix}'
+
+
+def _latency_cell(stats: Optional[dict]) -> str:
+    if not stats:
+        return '–'
+    return f"{stats['median_ms']:.1f} ({stats['q1_ms']:.1f}–{stats['q3_ms']:.1f})"
+
+
+def _check(ratio: Optional[float], target: float) -> str:
+    if ratio is None:
+        return '–'
+    return f"{ratio:.2f} {'✓' if ratio <= target else '✗'}"
+
+
+def _mismatch(measured: Optional[float], claimed: Optional[float], tol: float = 0.05) -> Optional[str]:
+    """A flag when a measured value is off the printed one by more than the printing precision allows."""
+    if measured is None or claimed is None:
+        return None
+    # printed values carry 1-3 significant digits; allow half a unit of the last printed digit or tol, whichever larger
+    text = f'{claimed}'
+    decimals = len(text.split('.')[1]) if '.' in text else 0
+    allowed = max(0.5 * 10 ** -decimals, tol * claimed)
+    return None if abs(measured - claimed) <= allowed else f'{measured:.3g} vs {claimed:g}'
+
+
+def render_markdown(data: dict, command: str = '') -> str:
+    results = [r for r in data['results'].values()]
+    order = {f: i for i, f in enumerate(FAMILIES)}
+    claim_keys = list(CLAIMS)
+    results.sort(key=lambda r: (order.get(r.get('family'), 99),
+                                claim_keys.index(r['model']) if r['model'] in claim_keys else 99, r['model']))
+    meta = data.get('meta', {})
+    machine = meta.get('machine', {})
+    lines = ['# Backbone benchmark', '']
+    if command:
+        lines += [f'Regenerate: `{command}`', '']
+    lines += [f"Machine: {machine.get('cpu', '?')} ({machine.get('cpu_count', '?')} logical CPUs, shared), "
+              f"torch {machine.get('torch', '?')}, timm {machine.get('timm', '?')}"
+              + (f", GPU {machine['gpu']}" if machine.get('gpu') else '') + '.', '']
+    groups = {}
+    for r in results:
+        groups.setdefault(settings_key(r['settings']), []).append(r)
+    for key, group in groups.items():
+        s = group[0]['settings']
+        lines += [f"Settings: input {s['img_size']}², CPU batch {s['batch']}, {s['threads']} threads, "
+                  f"{s['warmup']} warm-up + {s['repeats']} timed runs per form (interleaved); throughput batch "
+                  f"{s['throughput_batch']} x {s['throughput_repeats']}; official code "
+                  f"{'compared' if s['official'] else 'not compared'}.", '']
+        lines += _params_table(group) + ['']
+        lines += _latency_table(group) + [''] + _latency_table(group, 'cpu_ms', 'cpu_ratios') + ['']
+        lines += _details_table(group) + ['']
+        if any(r.get('gpu') for r in group):
+            lines += _gpu_table(group) + ['']
+        lines += _targets(group) + ['']
+    lines += _fvcore_check(results) + ['']
+    lines += ['## Notes', '',
+              '* MACs: `torch.utils.flop_counter.FlopCounterMode` / 2 (convs incl. grouped/depthwise, matmuls, '
+              'einsum-bmm, attention). "fvcore conv." adds BatchNorm (2/element in eval), Layer/GroupNorm '
+              '(5/element) and global pooling (1/element) as fvcore does — the authors\' FLOP tool.',
+              '* Latency: median (IQR) ms of single forwards. Wall clock (the nominal spec) moves with the load '
+              'average of this shared machine (logged per model; above the core count the wall numbers mostly '
+              'measure scheduling). CPU time is the thread CPU time of the same forwards run with one thread: '
+              'load cannot inflate it, so its ratios are the robust ones. All forms of a model are timed '
+              'interleaved on the same input; ratios are ratios of medians.',
+              '* Deploy form: `timm.utils.reparameterize_model` (every `fuse()` / `reparameterize()` hook). '
+              '"fold Δ" is the max |logit difference| train vs deploy with randomised BN statistics.',
+              '* Claimed numbers and their sources: `tools/paper_numbers.py`. Flags mark a measured value off the '
+              'printed one by more than the printing precision (or 5 %).']
+    notes = sorted({f"{r['claim']['label']}: {r['claim']['note']}" for r in results
+                    if r.get('claim') and r['claim'].get('note')})
+    lines += [f'* {n}' for n in notes]
+    errors = [f"* {r['model']}: {r['error']}" for r in results if r.get('error')]
+    errors += [f"* {r['model']}: {e}" for r in results for e in r.get('errors', [])]
+    errors += [f"* {r['model']}: official model not built: {r['official']['error']}" for r in results
+               if r.get('official', {}).get('error')]
+    if errors:
+        lines += ['', '## Problems', ''] + errors
+    return '\n'.join(lines) + '\n'
+
+
+def _params_table(group: List[dict]) -> List[str]:
+    lines = ['## Params and MACs', '',
+             '| model | params train (M) | params deploy (M) | claimed params (M) | GMACs train | GMACs deploy '
+             '| GMACs fvcore conv. train / deploy | claimed GMACs | official params, deploy form (M) | flags |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    for r in group:
+        if 'params' not in r:
+            lines.append(f"| {r['model']} | {r.get('error', 'not measured')} ||||||||| ")
+            continue
+        claim = r.get('claim') or {}
+        p_train, p_deploy = r['params']['train'] / 1e6, r['params']['deploy'] / 1e6
+        g = r.get('gmacs', {})
+        gf = r.get('gmacs_fvcore', {})
+        flags = []
+        # the authors print the deployed (fused) params/MACs where a deploy form exists
+        flag = _mismatch(p_deploy, claim.get('params_m'))
+        if flag:
+            flags.append(f'params {flag}')
+        flag = _mismatch(gf.get('deploy'), claim.get('gmacs'))
+        if flag and r['settings']['img_size'] == 224:
+            flags.append(f'GMACs {flag}')
+        if claim.get('note'):
+            flags.append('see notes')
+        official = r.get('official', {}).get('params')
+        lines.append(
+            f"| {r['model']} | {p_train:.3f} | {p_deploy:.3f} | {_fmt(claim.get('params_m'), 1)} "
+            f"| {_fmt(g.get('train'), 3)} | {_fmt(g.get('deploy'), 3)} "
+            f"| {_fmt(gf.get('train'), 3)} / {_fmt(gf.get('deploy'), 3)} | {_fmt(claim.get('gmacs'))} "
+            f"| {_fmt(official / 1e6 if official else None, 3)} | {'; '.join(flags)} |")
+    return lines
+
+
+def _latency_table(group: List[dict], key: str = 'latency_ms', ratios_key: str = 'ratios') -> List[str]:
+    s = group[0]['settings']
+    if key == 'latency_ms':
+        title = f"## CPU latency: wall clock, batch {s['batch']}, {s['img_size']}², {s['threads']} threads"
+        extra_head, extra_rule = ' load avg |', '---|'
+    else:
+        title = f"## CPU time: one thread, thread CPU time per forward, batch {s['batch']}, {s['img_size']}²"
+        extra_head, extra_rule = '', ''
+    lines = [title, '',
+             '| model | train ms | deploy ms | deploy/train | timm ms | deploy/timm (≤1.0) | official ms '
+             f'| deploy/official (≤0.8) |{extra_head}', '|---|---|---|---|---|---|---|---|' + extra_rule]
+    rows = 0
+    for r in group:
+        lat = r.get(key)
+        if not lat:
+            if r.get('error'):
+                lines.append(f"| {r['model']} | {r['error']} |||||||" + ('|' if extra_head else ''))
+            continue
+        rows += 1
+        ratios = r.get(ratios_key, {})
+        off_cell = _latency_cell(lat.get('official'))
+        if r.get('official', {}).get('error'):
+            off_cell = 'not built'
+        row = (f"| {r['model']} | {_latency_cell(lat.get('train'))} | {_latency_cell(lat.get('deploy'))} "
+               f"| {_fmt(ratios.get('deploy_vs_train'))} | {_latency_cell(lat.get('timm'))} "
+               f"| {_check(ratios.get('deploy_vs_timm'), SPEED_TARGETS['deploy_vs_timm'])} | {off_cell} "
+               f"| {_check(ratios.get('deploy_vs_official'), SPEED_TARGETS['deploy_vs_official'])} |")
+        if extra_head:
+            row += f" {_fmt(r.get('loadavg_before'), 1)}→{_fmt(r.get('loadavg_after'), 1)} |"
+        lines.append(row)
+    return lines if rows or key == 'latency_ms' else []
+
+
+def _details_table(group: List[dict]) -> List[str]:
+    lines = ['## Deploy form, official form, throughput', '',
+             '| model | fold Δ (max abs / max |logit|) | official deploy form | throughput train / deploy (img/s, '
+             'batch) | seconds |', '|---|---|---|---|---|']
+    for r in group:
+        if 'params' not in r:
+            continue
+        tp = r.get('throughput', {})
+        official = r.get('official', {})
+        form = official.get('form') or ('not built' if official.get('error') else '–')
+        batch = tp.get('deploy', {}).get('batch')
+        tp_cell = ' / '.join(_fmt(tp.get(k, {}).get('imgs_per_s'), 1) for k in ('train', 'deploy'))
+        fold = f"{r.get('fold_max_abs_diff', 0):.1e} / {r.get('output_max_abs', 0):.1f}"
+        lines.append(f"| {r['model']} | {fold} | {form} | {tp_cell}" + (f' (b{batch})' if batch else '')
+                     + f" | {_fmt(r.get('seconds'), 0)} |")
+    return lines
+
+
+def _gpu_table(group: List[dict]) -> List[str]:
+    lines = ['## GPU throughput (fp16 autocast, channels_last)', '',
+             '| model | batch | train img/s | deploy img/s | deploy/train speed-up |', '|---|---|---|---|---|']
+    for r in group:
+        gpu = r.get('gpu')
+        if not gpu:
+            continue
+        t, d = gpu.get('train', {}), gpu.get('deploy', {})
+        speed = d['imgs_per_s'] / t['imgs_per_s'] if t and d else None
+        lines.append(f"| {r['model']} | {t.get('batch', '–')} | {_fmt(t.get('imgs_per_s'), 0)} "
+                     f"| {_fmt(d.get('imgs_per_s'), 0)} | {_fmt(speed)} |")
+    return lines
+
+
+def _targets(group: List[dict]) -> List[str]:
+    lines = ['## Speed targets', '']
+    found = False
+    for ratios_key, clock in (('ratios', 'wall clock'), ('cpu_ratios', '1-thread CPU time')):
+        by_family = {}
+        for r in group:
+            for key, value in (r.get(ratios_key) or {}).items():
+                if key in SPEED_TARGETS and value is not None:
+                    by_family.setdefault((r['family'], key), []).append((value, r['model']))
+        for (family, key), values in sorted(by_family.items()):
+            found = True
+            worst, worst_model = max(values)
+            target = SPEED_TARGETS[key]
+            met = sum(v <= target for v, _ in values)
+            what = 'official implementation' if key == 'deploy_vs_official' else "timm's unfolded model"
+            lines.append(f"* {clock}: {FAMILY_LABELS.get(family, family)} deploy vs {what}: {met}/{len(values)} "
+                         f"variants ≤ {target}x; worst {worst:.2f}x ({worst_model}) {'✓' if worst <= target else '✗'}")
+    if not found:
+        lines.append('No reference was timed (no timm reference model, no `--official-root`).')
+    return lines
+
+
+def _fvcore_check(results: List[dict]) -> List[str]:
+    rows = []
+    for r in results:
+        ref = FVCORE_REFERENCE.get(r['model'])
+        gf = r.get('gmacs_fvcore')
+        if not ref or not gf or r['settings']['img_size'] != 224:
+            continue
+        params, ref_train, ref_deploy = ref
+        d_train = 100 * (gf['train'] / ref_train - 1)
+        d_deploy = 100 * (gf['deploy'] / ref_deploy - 1) if ref_deploy else None
+        d_params = 100 * (r['params']['train'] / params - 1)
+        rows.append(f"| {r['model']} | {params / 1e6:.3f} | {d_params:+.2f} % | {ref_train:.3f} "
+                    f"| {gf['train']:.3f} ({d_train:+.1f} %) | {_fmt(ref_deploy, 3)} "
+                    f"| {gf['deploy']:.3f}" + (f' ({d_deploy:+.1f} %)' if d_deploy is not None else '') + ' |')
+    if not rows:
+        return []
+    return ['## FLOP counter vs fvcore on the official code (research notes)', '',
+            '| model | official params (M) | ours vs official params | fvcore GMACs official train | ours (fvcore '
+            'conv.) train | fvcore official deploy | ours deploy |', '|---|---|---|---|---|---|---|'] + rows
+
+
+# -------------------------------------------------------------------------------------------------------- chart
+def plot_latency_vs_top1(data: dict, path: str) -> Optional[str]:
+    """Claimed top-1 vs measured deploy latency, one colour per family; None when nothing has a claim."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    points = {}
+    for r in data['results'].values():
+        claim, lat = r.get('claim') or {}, (r.get('latency_ms') or {}).get('deploy')
+        if claim.get('top1') is None or not lat:
+            continue
+        points.setdefault(r['family'], []).append((lat['median_ms'], claim['top1'], claim['label']))
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=130)
+    for family in FAMILIES:
+        if family not in points:
+            continue
+        pts = sorted(points[family])
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        ax.plot(xs, ys, '-o', color=FAMILY_COLOURS[family], label=FAMILY_LABELS[family], markersize=5)
+        for lat, top1, label in pts:
+            ax.annotate(label.split('-', 1)[-1], (lat, top1), textcoords='offset points', xytext=(4, -9),
+                        fontsize=7, color=FAMILY_COLOURS[family])
+    settings = next(iter(data['results'].values()))['settings']
+    ax.set_xscale('log')
+    ax.set_xlabel(f"measured CPU latency, deploy form (ms, batch {settings['batch']}, {settings['img_size']}², "
+                  f"{settings['threads']} threads, log scale)")
+    ax.set_ylabel('ImageNet-1k top-1 claimed by the authors (%)')
+    ax.set_title('Claimed accuracy vs measured latency')
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(loc='lower right')
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + '.tmp.png'
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------------- main
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--models', nargs='+', help='names or globs (default: every model of the five families)')
+    parser.add_argument('--families', nargs='+', default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument('--img-size', type=int, default=224)
+    parser.add_argument('--batch', type=int, default=1, help='CPU latency batch')
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=10, help='timed runs per form (latency)')
+    parser.add_argument('--throughput-batch', type=int, default=8, help='0 disables the throughput run')
+    parser.add_argument('--throughput-repeats', type=int, default=3)
+    parser.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='auto',
+                        help='cuda adds a GPU throughput run (fp16, channels_last); auto = cuda when available')
+    parser.add_argument('--gpu-batch', type=int, default=256)
+    parser.add_argument('--official-root', help='folder with RapidNet-Official/ RepNeXt/ MPViT/ FasterNet/ rexnet/')
+    parser.add_argument('--no-timm-ref', action='store_true', help="skip timm's own FasterNet/ReXNet")
+    parser.add_argument('--no-cpu-time', action='store_true',
+                        help='skip the 1-thread CPU-time pass (the load-independent latency measure)')
+    parser.add_argument('--out-dir', default=os.path.join(REPO_ROOT, 'logs'))
+    parser.add_argument('--tag', help='file name tag: benchmark_<tag>.json/.md (default cpu, or cuda)')
+    parser.add_argument('--force', action='store_true', help='re-measure models already in the JSON')
+    parser.add_argument('--no-plot', action='store_true')
+    parser.add_argument('--list', action='store_true', help='print the selected models and exit')
+    parser.add_argument('--quiet', action='store_true', help='no progress bar')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    errors = import_families()
+    for family, err in errors.items():
+        if family in args.families:
+            print(f'[benchmark] family {family} not available: {err}', file=sys.stderr)
+    names = resolve_models(args.models, args.families)
+    if args.list:
+        print('\n'.join(names))
+        return {'models': names}
+    device = 'cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu'
+    if device == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda: CUDA is not available')
+    tag = args.tag or device
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    official = None
+    if args.official_root:
+        from tools.official_models import OfficialModels
+        if not os.path.isdir(args.official_root):
+            raise SystemExit(f'--official-root {args.official_root}: not a directory')
+        official = OfficialModels(args.official_root)
+    settings = {'img_size': args.img_size, 'batch': args.batch, 'threads': args.threads, 'warmup': args.warmup,
+                'repeats': args.repeats, 'throughput_batch': args.throughput_batch,
+                'throughput_repeats': args.throughput_repeats, 'device': device,
+                'gpu_batch': args.gpu_batch if device == 'cuda' else 0, 'official': official is not None,
+                'timm_ref': not args.no_timm_ref, 'cpu_time': not args.no_cpu_time, 'torch': torch.__version__}
+    json_path = os.path.join(args.out_dir, f'benchmark_{tag}.json')
+    data = load_results(json_path)
+    data['meta'] = {'machine': machine_info(), 'updated': datetime.datetime.now().isoformat(timespec='seconds'),
+                    'missing_families': errors}
+    measured, skipped = [], []
+    from tqdm import tqdm
+    bar = tqdm(names, desc='benchmark', unit='model', file=sys.stderr, disable=args.quiet, dynamic_ncols=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        for name in bar:
+            bar.set_postfix_str(name)
+            old = data['results'].get(name)
+            if (not args.force and old and not old.get('error')
+                    and settings_key(old.get('settings', {})) == settings_key(settings)):
+                skipped.append(name)
+                continue
+            data['results'][name] = benchmark_model(name, settings, official)
+            measured.append(name)
+            atomic_write_text(json_path, json.dumps(data, indent=1, sort_keys=True))  # resumable after each model
+    atomic_write_text(json_path, json.dumps(data, indent=1, sort_keys=True))
+    torch.set_flush_denormal(False)
+    command = shlex.join(['python', 'tools/benchmark.py', *(sys.argv[1:] if argv is None else argv)])
+    md_path = os.path.join(args.out_dir, f'benchmark_{tag}.md')
+    atomic_write_text(md_path, render_markdown(data, command))
+    chart = None
+    if not args.no_plot:
+        chart_name = 'latency_vs_top1.png' if tag == 'cpu' else f'latency_vs_top1_{tag}.png'
+        chart = plot_latency_vs_top1(data, os.path.join(args.out_dir, chart_name))
+    print(f'[benchmark] measured {len(measured)}, skipped {len(skipped)} (already measured; --force to redo); '
+          f'wrote {json_path}, {md_path}' + (f', {chart}' if chart else ''), file=sys.stderr)
+    return {'json': json_path, 'markdown': md_path, 'chart': chart, 'measured': measured, 'skipped': skipped,
+            'data': data}
+
+
+if __name__ == '__main__':
+    main()
