@@ -1,0 +1,192 @@
+"""Export backbones in deploy form to ONNX (dynamic batch axis, checked against PyTorch in onnxruntime), and to
+Core ML where coremltools is installed.
+
+    python tools/export.py rapidnet_ti repnext_m1 --out-dir exports/          # -> exports/<model>_224.onnx
+    python tools/export.py --all --img-size 224                               # every model of the five families
+    python tools/export.py mpvit_tiny --coreml                                 # + exports/mpvit_tiny_224.mlpackage
+    python tools/export.py rexnet_100 --checkpoint ckpt.safetensors            # with weights (any layout convert.py
+                                                                               #  reads; see tools/convert.py)
+
+The model is built with ``timm.create_model``, put in eval mode and folded with ``timm.utils.reparameterize_model``
+(``--train-form`` skips the folding). ONNX export uses the TorchScript-based exporter (``dynamo=False``): it handles
+every family's forward on CPU and keeps the graph small. The check runs the file in onnxruntime at batch 2 (the
+export traced batch 1, so the dynamic axis is exercised) and fails when max |ONNX - PyTorch| > ``--atol``.
+Files are written atomically (temporary name, then rename).
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from typing import Dict, Optional
+
+if __package__ in (None, ''):  # run as a script: put the repository root (not tools/) first on the path
+    _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:] = [_root] + [p for p in sys.path if os.path.abspath(p or '.') != os.path.dirname(
+        os.path.abspath(__file__))]
+
+import numpy as np  # noqa: E402
+import timm  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+from timm.utils import reparameterize_model  # noqa: E402
+
+from tools.zoo import FAMILIES, import_families, resolve_models  # noqa: E402
+
+INPUT_NAME, OUTPUT_NAME = 'input', 'logits'
+
+
+class ExportError(RuntimeError):
+    """An export or its numerical check failed; the message is one line."""
+
+
+def build_for_export(name: str, deploy: bool = True, checkpoint: Optional[str] = None,
+                     randomize_bn: bool = False) -> nn.Module:
+    """``timm.create_model`` (+ optional weights through the family's loader) in eval mode, folded if ``deploy``.
+    ``randomize_bn`` gives BatchNorm non-trivial statistics so that the ONNX check also covers the folding."""
+    import_families()
+    kwargs = {}
+    if checkpoint:
+        kwargs = dict(pretrained=True, pretrained_cfg_overlay=dict(file=os.path.abspath(checkpoint)))
+    model = timm.create_model(name, **kwargs).eval()
+    if randomize_bn:
+        from tools.benchmark import randomize_bn_stats
+        randomize_bn_stats(model)
+    return reparameterize_model(model).eval() if deploy else model
+
+
+def _tmp_path(path: str, suffix: str) -> str:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.', suffix=suffix)
+    os.close(fd)
+    return tmp
+
+
+def export_onnx(model: nn.Module, path: str, img_size: int = 224, opset: int = 17,
+                dynamic_batch: bool = True) -> str:
+    """Write ``model`` (eval mode) to ``path`` as ONNX with input ``input`` [B,3,H,W] and output ``logits``."""
+    x = torch.randn(1, 3, img_size, img_size)
+    tmp = _tmp_path(path, '.onnx')
+    axes = {INPUT_NAME: {0: 'batch'}, OUTPUT_NAME: {0: 'batch'}} if dynamic_batch else None
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter('ignore')  # the TorchScript exporter's deprecation and tracer warnings
+            torch.onnx.export(model, (x,), tmp, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
+                              output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True)
+        import onnx
+        onnx.checker.check_model(tmp)
+        os.replace(tmp, path)
+    except Exception as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise ExportError(f'ONNX export of {_name(model)} failed: {type(err).__name__}: {first}') from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def run_onnx(path: str, x: np.ndarray, threads: int = 1) -> np.ndarray:
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    return session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+
+
+def check_onnx(model: nn.Module, path: str, img_size: int, batch: int = 2, atol: float = 1e-4) -> float:
+    """Max |ONNX - PyTorch| at ``batch`` (a batch size other than the traced one); raises past ``atol``."""
+    x = torch.randn(batch, 3, img_size, img_size, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected = model(x).numpy()
+    got = run_onnx(path, x.numpy())
+    if got.shape != expected.shape:
+        raise ExportError(f'{path}: ONNX output shape {got.shape} != PyTorch {expected.shape}')
+    diff = float(np.abs(got - expected).max())
+    if not diff <= atol:
+        raise ExportError(f'{path}: ONNX output differs from PyTorch by {diff:.2e} > {atol:.0e}')
+    return diff
+
+
+def export_coreml(model: nn.Module, path: str, img_size: int = 224) -> str:
+    """Core ML ``.mlpackage`` (ML program) from a traced model; needs ``pip install coremltools``."""
+    try:
+        import coremltools as ct
+    except ImportError:
+        raise ExportError('Core ML export needs coremltools, which is not installed (pip install coremltools; '
+                          'it provides Linux wheels for conversion)') from None
+    x = torch.randn(1, 3, img_size, img_size)
+    with torch.no_grad():
+        traced = torch.jit.trace(model, x)
+    mlmodel = ct.convert(traced, inputs=[ct.TensorType(name=INPUT_NAME, shape=x.shape)], convert_to='mlprogram')
+    tmp = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)) or '.', prefix='.coreml.')
+    try:
+        staged = os.path.join(tmp, os.path.basename(path))
+        mlmodel.save(staged)
+        if os.path.exists(path):
+            shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+        os.replace(staged, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _name(model: nn.Module) -> str:
+    return (getattr(model, 'pretrained_cfg', None) or {}).get('architecture') or type(model).__name__
+
+
+def export_model(name: str, out_dir: str, img_size: int = 224, opset: int = 17, check: bool = True,
+                 atol: float = 1e-4, deploy: bool = True, coreml: bool = False,
+                 checkpoint: Optional[str] = None) -> Dict[str, object]:
+    """Export one model; returns {'onnx': path, 'max_abs_diff': float|None, 'coreml': path|None}."""
+    model = build_for_export(name, deploy=deploy, checkpoint=checkpoint, randomize_bn=checkpoint is None)
+    stem = f"{name}_{img_size}" + ('' if deploy else '_train')
+    onnx_path = export_onnx(model, os.path.join(out_dir, stem + '.onnx'), img_size, opset)
+    result = {'model': name, 'onnx': onnx_path, 'max_abs_diff': None, 'coreml': None}
+    if check:
+        result['max_abs_diff'] = check_onnx(model, onnx_path, img_size, atol=atol)
+    if coreml:
+        result['coreml'] = export_coreml(model, os.path.join(out_dir, stem + '.mlpackage'), img_size)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('models', nargs='*', help='model names or globs')
+    parser.add_argument('--all', action='store_true', help='every model of the five families')
+    parser.add_argument('--families', nargs='+', default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument('--out-dir', default='exports')
+    parser.add_argument('--img-size', type=int, default=224)
+    parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--atol', type=float, default=1e-4)
+    parser.add_argument('--no-check', action='store_true', help='skip the onnxruntime comparison')
+    parser.add_argument('--train-form', action='store_true', help='export without folding')
+    parser.add_argument('--coreml', action='store_true', help='also write a Core ML .mlpackage')
+    parser.add_argument('--checkpoint', help='weights file for a single model (any layout its loader accepts)')
+    args = parser.parse_args(argv)
+    if not args.models and not args.all:
+        parser.error('name at least one model, or pass --all')
+    import_families()
+    names = resolve_models(None if args.all else args.models, args.families)
+    if args.checkpoint and len(names) != 1:
+        parser.error('--checkpoint needs exactly one model')
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    failures = 0
+    for name in names:
+        try:
+            r = export_model(name, args.out_dir, args.img_size, args.opset, not args.no_check, args.atol,
+                             deploy=not args.train_form, coreml=args.coreml, checkpoint=args.checkpoint)
+            diff = '' if r['max_abs_diff'] is None else f" (onnxruntime max |diff| {r['max_abs_diff']:.1e})"
+            print(f"{name}: {r['onnx']}{diff}" + (f", {r['coreml']}" if r['coreml'] else ''))
+        except Exception as err:  # one line per failing model; the others still export
+            failures += 1
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:240]
+            print(f'{name}: FAILED: {first}', file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
