@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 LOG_DIR="$ROOT/build/logs"
-LOCK="$ROOT/requirements/lock.txt"
+LOCK="${LOCK:-$ROOT/requirements/lock.txt}"  # override only to test failures
 MMCV_VERSION="2.1.0"
 PY="$VENV/bin/python"
 STAMP="$VENV/.setup-stamp"
