@@ -1,0 +1,50 @@
+"""Helpers shared by tests/test_detection.py and tests/test_segmentation.py (not a test module)."""
+import glob
+import os
+import uuid
+from typing import Dict, List
+
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def paper_configs(task: str) -> List[str]:
+    """Every paper-row config of configs/<task>/ (not _base_/ nor synthetic/), repository-relative."""
+    paths = sorted(glob.glob(os.path.join(REPO, 'configs', task, '*', '*.py')))
+    return [os.path.relpath(p, REPO) for p in paths if os.sep + '_base_' + os.sep not in p
+            and os.sep + 'synthetic' + os.sep not in p]
+
+
+def family_available(model_name: str) -> bool:
+    import timm
+
+    import models  # noqa: F401
+    return model_name in timm.list_models()
+
+
+def build_on_meta(model_cfg: dict, registry):
+    """Build a model without allocating or initialising weights (structure and shapes only)."""
+    with torch.device('meta'):
+        return registry.build(model_cfg)
+
+
+def unique_name(prefix: str) -> str:
+    """mmengine keys its MessageHub / logger instances by experiment name (timestamp to the second)."""
+    return f'{prefix}_{uuid.uuid4().hex[:8]}'
+
+
+def official_backbone(key_list: str, drop_prefixes=()) -> Dict[str, torch.Tensor]:
+    """Deterministic weights in the authors' recorded key layout (tests/data/keys/<key_list>.txt)."""
+    from official_layout import read_key_list, synthetic_state_dict
+    state_dict = synthetic_state_dict(read_key_list(key_list), seed=1)
+    return {k: v for k, v in state_dict.items() if not k.startswith(tuple(drop_prefixes))}
+
+
+def key_list_exists(name: str) -> bool:
+    return os.path.isfile(os.path.join(REPO, 'tests', 'data', 'keys', name + '.txt'))
+
+
+def train_losses(runner) -> List[float]:
+    values, _counts = runner.message_hub.get_scalar('train/loss').data
+    return [float(v) for v in values]
