@@ -181,7 +181,13 @@ def train(args, env: DistEnv, model, train_set, val_set, num_classes: int, dcfg:
     if state is not None:
         ckpt.check_compatible(state, path, args.model, num_classes)
         model.load_state_dict(state['model'])
-        optimizer.load_state_dict(state['optimizer'])
+        saved_opt = state['args'].get('opt')
+        if saved_opt != args.opt:
+            raise CheckpointError(f'{path} holds {saved_opt} optimizer state; this run uses --opt {args.opt}')
+        try:
+            optimizer.load_state_dict(state['optimizer'])
+        except (KeyError, ValueError) as err:
+            raise CheckpointError(f'optimizer state in {path} does not fit this run: {one_line(err)}') from None
         scheduler.load_state_dict(state['scheduler'])
         if scaler is not None and state.get('scaler'):
             scaler.load_state_dict(state['scaler'])
