@@ -71,10 +71,13 @@ def export_onnx(model: nn.Module, path: str, img_size: int = 224, opset: int = 1
     tmp = _tmp_path(path, '.onnx')
     axes = {INPUT_NAME: {0: 'batch'}, OUTPUT_NAME: {0: 'batch'}} if dynamic_batch else None
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        # oneDNN off while tracing: a forward that calls oneDNN kernels directly for speed (aten.mkldnn_*) must
+        # trace to portable ops; the flag changes nothing numerically
+        with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # the TorchScript exporter's deprecation and tracer warnings
-            torch.onnx.export(model, (x,), tmp, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
-                              output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True)
+            with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+                torch.onnx.export(model, (x,), tmp, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
+                                  output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True)
         import onnx
         onnx.checker.check_model(tmp)
         os.replace(tmp, path)
