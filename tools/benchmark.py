@@ -612,14 +612,16 @@ def parse_args(argv=None):
     parser.add_argument('--img-size', type=int, default=224)
     parser.add_argument('--batch', type=int, default=1, help='CPU latency batch')
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--repeats', type=int, default=10, help='timed runs per form (latency)')
-    parser.add_argument('--throughput-batch', type=int, default=8, help='0 disables the throughput run')
-    parser.add_argument('--throughput-repeats', type=int, default=3)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=8, help='timed runs per form (latency)')
+    parser.add_argument('--throughput-batch', type=int, default=4, help='0 disables the throughput run')
+    parser.add_argument('--throughput-repeats', type=int, default=2)
     parser.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='auto',
                         help='cuda adds a GPU throughput run (fp16, channels_last); auto = cuda when available')
     parser.add_argument('--gpu-batch', type=int, default=256)
-    parser.add_argument('--official-root', help='folder with RapidNet-Official/ RepNeXt/ MPViT/ FasterNet/ rexnet/')
+    parser.add_argument('--official-root', default=os.environ.get('OFFICIAL_ROOT') or None,
+                        help='folder with clones RapidNet-Official/ RepNeXt/ MPViT/ FasterNet/ rexnet/ '
+                             '(default: $OFFICIAL_ROOT)')
     parser.add_argument('--no-timm-ref', action='store_true', help="skip timm's own FasterNet/ReXNet")
     parser.add_argument('--no-cpu-time', action='store_true',
                         help='skip the 1-thread CPU-time pass (the load-independent latency measure)')
