@@ -1,0 +1,665 @@
+""" MPViT: Multi-Path Vision Transformer for Dense Prediction (CVPR 2022)
+
+Paper: `MPViT: Multi-Path Vision Transformer for Dense Prediction` - https://arxiv.org/abs/2112.11010
+Official code and weights: https://github.com/youngwanLEE/MPViT (GPL-3.0 / ETRI commercial dual licence).
+
+A conv stem (stride 4), then four stages. Each stage embeds its input along P chained depthwise-separable paths
+(path p convolves path p-1's output, so the receptive fields are 3, 5, 7), runs one transformer encoder per path
+(factorised attention with a convolutional relative position encoding, CoaT style) plus a conv branch (``InvRes``)
+on the first path, concatenates the P + 1 maps and projects them with a 1x1 conv to the next stage's width.
+
+Module paths follow the official ``mpvit.py``, so the authors' files (``{'model': state_dict}``, 873 / 873 / 1263 /
+1419 keys) load unchanged and strict. The official encoder registers its shared position encodings (``cpe``,
+``crpe``) under every block as well (``MHCA_layers.{l}.cpe``, ``.crpe``, ``.factoratt_crpe.crpe``); this
+implementation registers the *same* module objects under the same names, so ``state_dict()`` emits every alias
+(``parameters()`` counts each tensor once: 5,843,736 / 10,573,448 / 22,892,400 / 74,845,976).
+
+Inside the network the maps are kept channels-last (NHWC memory, NCHW shape), so the token view ``(B, H*W, C)``
+that attention and the MLPs need is a free reshape instead of a transpose copy. Feature maps returned by
+``forward_features`` / ``forward_intermediates`` are therefore channels-last strided; values are unaffected.
+
+Behaviour that differs from the official code (on purpose):
+* ``get_classifier()`` returns ``cls_head.cls`` (the official one raises AttributeError on ``self.head``).
+* Unknown keyword arguments raise ``TypeError``; the official builders swallow ``**kwargs`` (``img_size``,
+  ``drop_rate``, typos) silently. ``drop_rate`` is honoured as dropout before the classifier, ``global_pool``,
+  ``in_chans`` and ``num_classes`` are honoured, ``reset_classifier`` exists.
+* The default ``crop_pct`` is 0.875, what the authors' ``main.py`` evaluated with (their cfg said 0.9).
+* ``train()`` / ``eval()`` return the module (the MMSegmentation copy's override returned None).
+* Deployment (``timm.utils.reparameterize_model``) folds every conv-BN pair, the ``cpe`` identity and the three
+  ``crpe`` windows into one 7x7 depthwise conv; outputs agree within float rounding (~1e-6 relative).
+* ``checkpoint_filter_fn`` also accepts backbone-only files (detectron2 / Deformable-DETR / MMSegmentation
+  layouts, FrozenBN without ``num_batches_tracked``, de-duplicated files without the aliases); see its docstring.
+"""
+import logging
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.layers import DropPath, Mlp, SelectAdaptivePool2d, calculate_drop_path_rates, trunc_normal_
+from timm.models import generate_default_cfgs, register_model
+from timm.models._features import feature_take_indices
+from timm.models._manipulate import checkpoint
+
+from ._blocks import fuse_conv_bn
+from ._checkpoint import build_model, check_state_dict, classifier_prefixes, unwrap_state_dict
+
+__all__ = ['MPViT', 'checkpoint_filter_fn']
+
+_logger = logging.getLogger(__name__)
+
+# Every variant has 4 stages, paths (2, 3, 3, 3) and 8 heads. ImageNet recipes used drop_path 0 / 0 / 0.05 / 0.3.
+MODEL_CFGS: Dict[str, dict] = {
+    'mpvit_tiny': dict(num_layers=(1, 2, 4, 1), embed_dims=(64, 96, 176, 216), mlp_ratios=(2, 2, 2, 2)),
+    'mpvit_xsmall': dict(num_layers=(1, 2, 4, 1), embed_dims=(64, 128, 192, 256), mlp_ratios=(4, 4, 4, 4)),
+    'mpvit_small': dict(num_layers=(1, 3, 6, 3), embed_dims=(64, 128, 216, 288), mlp_ratios=(4, 4, 4, 4)),
+    'mpvit_base': dict(num_layers=(1, 3, 8, 3), embed_dims=(128, 224, 368, 480), mlp_ratios=(4, 4, 4, 4)),
+}
+
+# crpe window size -> number of heads using it (the official default for every variant)
+CRPE_WINDOWS = {3: 2, 5: 3, 7: 3}
+
+
+def _to_tokens(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, H*W, C); a view when ``x`` is channels-last."""
+    B, C, H, W = x.shape
+    return x.permute(0, 2, 3, 1).reshape(B, H * W, C)
+
+
+def _to_image(x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+    """(B, H*W, C) -> (B, C, H, W), a channels-last view of the same memory."""
+    B, N, C = x.shape
+    return x.reshape(B, H, W, C).permute(0, 3, 1, 2)
+
+
+def _init_conv(conv: nn.Conv2d, divide_fan_out_by_groups: bool) -> None:
+    """He-normal on fan-out, as the official conv blocks do (only ``ResBlock`` divides by the groups)."""
+    fan_out = conv.kernel_size[0] * conv.kernel_size[1] * conv.out_channels
+    if divide_fan_out_by_groups:
+        fan_out //= conv.groups
+    nn.init.normal_(conv.weight, 0., (2. / fan_out) ** 0.5)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+
+
+class ConvBnAct(nn.Module):
+    """Conv (no bias) + BatchNorm + optional activation (official ``Conv2d_BN``: keys ``conv.*``, ``bn.*``)."""
+
+    def __init__(self, in_chs: int, out_chs: int, kernel_size: int = 1, stride: int = 1, act_layer=None):
+        super().__init__()
+        self.conv = nn.Conv2d(in_chs, out_chs, kernel_size, stride, kernel_size // 2, bias=False)
+        self.bn = nn.BatchNorm2d(out_chs)
+        self.act = act_layer() if act_layer is not None else nn.Identity()
+        _init_conv(self.conv, divide_fan_out_by_groups=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.bn(self.conv(x)))
+
+    def fuse(self) -> nn.Sequential:
+        return nn.Sequential(OrderedDict(conv=fuse_conv_bn(self.conv, self.bn), act=self.act))
+
+
+class DwPwConvBnAct(nn.Module):
+    """Depthwise 3x3 -> pointwise 1x1 -> BN -> Hardswish (official ``DWConv2d_BN``)."""
+
+    def __init__(self, dim: int, stride: int = 1):
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 3, stride, 1, groups=dim, bias=False)
+        self.pwconv = nn.Conv2d(dim, dim, 1, bias=False)
+        self.bn = nn.BatchNorm2d(dim)
+        self.act = nn.Hardswish()
+        _init_conv(self.dwconv, divide_fan_out_by_groups=False)
+        _init_conv(self.pwconv, divide_fan_out_by_groups=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.bn(self.pwconv(self.dwconv(x))))
+
+    def fuse(self) -> nn.Sequential:
+        return nn.Sequential(OrderedDict(
+            dwconv=self.dwconv, pwconv=fuse_conv_bn(self.pwconv, self.bn), act=self.act))
+
+
+class DwConvPatchEmbed(nn.Module):
+    """One embedding path (official ``DWCPatchEmbed``; the extra level only exists for the key layout)."""
+
+    def __init__(self, dim: int, stride: int = 1):
+        super().__init__()
+        self.patch_conv = DwPwConvBnAct(dim, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.patch_conv(x)
+
+
+class MultiPathPatchEmbed(nn.Module):
+    """Chained embedding paths: path p embeds path p-1's output; only path 0 downsamples (stages 2-4)."""
+
+    def __init__(self, dim: int, num_paths: int, downsample: bool):
+        super().__init__()
+        self.patch_embeds = nn.ModuleList([
+            DwConvPatchEmbed(dim, stride=2 if downsample and idx == 0 else 1) for idx in range(num_paths)])
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        outs = []
+        for embed in self.patch_embeds:
+            x = embed(x)
+            outs.append(x)
+        return outs
+
+
+class ConvPosEnc(nn.Module):
+    """Convolutional position encoding ``x + dwconv3x3(x)`` on tokens; one instance serves every block of an
+    encoder. Deployment adds the identity to the kernel's centre tap."""
+
+    def __init__(self, dim: int, kernel_size: int = 3):
+        super().__init__()
+        self.proj = nn.Conv2d(dim, dim, kernel_size, 1, kernel_size // 2, groups=dim)
+        self.identity_folded = False
+
+    def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        img = _to_image(x, H, W)
+        out = self.proj(img)
+        if not self.identity_folded:
+            out = out + img
+        return _to_tokens(out)
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        if self.identity_folded:  # shared module: reparameterize_model reaches it once per alias
+            return
+        centre = self.proj.kernel_size[0] // 2
+        self.proj.weight[:, 0, centre, centre] += 1.
+        self.identity_folded = True
+
+
+class ConvRelPosEnc(nn.Module):
+    """Convolutional relative position encoding: depthwise convs over ``v`` seen as an image, one window size
+    per group of heads (3x3 for 2 heads, 5x5 for 3, 7x7 for 3). Returns ``conv(v)`` as an image; the attention
+    multiplies it with ``q``. Deployment zero-pads the windows to the largest and stacks them into one conv."""
+
+    def __init__(self, head_dim: int, num_heads: int, windows: Union[int, Dict[int, int]] = CRPE_WINDOWS):
+        super().__init__()
+        if isinstance(windows, int):
+            windows = {windows: num_heads}
+        assert sum(windows.values()) == num_heads, f'crpe windows {windows} do not cover {num_heads} heads'
+        self.channel_splits = [heads * head_dim for heads in windows.values()]
+        self.conv_list = nn.ModuleList([
+            nn.Conv2d(chs, chs, k, padding=k // 2, groups=chs) for k, chs in zip(windows, self.channel_splits)])
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        if len(self.channel_splits) == 1:
+            return self.conv_list[0](v)
+        parts = torch.split(v, self.channel_splits, dim=1)
+        outs = []
+        for idx, conv in enumerate(self.conv_list):
+            outs.append(conv(parts[idx]))
+        return torch.cat(outs, dim=1)
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        if len(self.conv_list) == 1:  # already merged (shared module, reached once per alias)
+            return
+        size = max(conv.kernel_size[0] for conv in self.conv_list)
+        weights = [F.pad(conv.weight, [(size - conv.kernel_size[0]) // 2] * 4) for conv in self.conv_list]
+        dim = sum(self.channel_splits)
+        ref = self.conv_list[0].weight
+        merged = nn.Conv2d(dim, dim, size, padding=size // 2, groups=dim, device=ref.device, dtype=ref.dtype)
+        merged.weight.copy_(torch.cat(weights))
+        merged.bias.copy_(torch.cat([conv.bias for conv in self.conv_list]))
+        self.conv_list = nn.ModuleList([merged])
+        self.channel_splits = [dim]
+
+
+class FactorAttention(nn.Module):
+    """Factorised attention ``q @ (softmax_N(k)^T @ v) * scale + q * crpe(v)`` (official
+    ``FactorAtt_ConvRelPosEnc``); the softmax runs over tokens, so the cost is linear in H*W."""
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool, shared_crpe: ConvRelPosEnc):
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.crpe = shared_crpe
+
+    def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        B, N, C = x.shape
+        qkv = self.qkv(x)
+        q, k, v = qkv.reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        context = (k.softmax(dim=2).transpose(-1, -2) @ v) * self.scale  # (B, heads, hd, hd): tiny, fold scale
+        q_tokens = qkv[:, :, :C]
+        out = q_tokens * _to_tokens(self.crpe(_to_image(qkv[:, :, 2 * C:], H, W)))
+        out = out.reshape(B, N, self.num_heads, self.head_dim) + (q @ context).transpose(1, 2)
+        return self.proj(out.reshape(B, N, C))
+
+
+class MHCABlock(nn.Module):
+    """Pre-norm transformer block; ``cpe`` and ``crpe`` are the encoder's shared instances (official aliases)."""
+
+    def __init__(
+            self,
+            dim: int,
+            num_heads: int,
+            mlp_ratio: float,
+            drop_path: float,
+            qkv_bias: bool,
+            shared_cpe: ConvPosEnc,
+            shared_crpe: ConvRelPosEnc,
+    ):
+        super().__init__()
+        self.cpe = shared_cpe
+        self.crpe = shared_crpe
+        self.factoratt_crpe = FactorAttention(dim, num_heads, qkv_bias, shared_crpe)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU)
+        self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        x = self.cpe(x, H, W)  # re-applied before every block, with shared weights
+        x = x + self.drop_path(self.factoratt_crpe(self.norm1(x), H, W))
+        x = x + self.drop_path(self.mlp(self.norm2(x)))
+        return x
+
+
+class MHCAEncoder(nn.Module):
+    """The transformer branch of one path: image in, image out (channels-last)."""
+
+    def __init__(
+            self,
+            dim: int,
+            num_layers: int,
+            num_heads: int,
+            mlp_ratio: float,
+            drop_path: List[float],
+            qkv_bias: bool = True,
+            crpe_windows: Union[int, Dict[int, int]] = CRPE_WINDOWS,
+    ):
+        super().__init__()
+        self.num_layers = num_layers
+        self.grad_checkpointing = False
+        self.cpe = ConvPosEnc(dim, kernel_size=3)
+        self.crpe = ConvRelPosEnc(dim // num_heads, num_heads, crpe_windows)
+        self.MHCA_layers = nn.ModuleList([
+            MHCABlock(dim, num_heads, mlp_ratio, drop_path[idx], qkv_bias, self.cpe, self.crpe)
+            for idx in range(num_layers)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[-2:]
+        x = _to_tokens(x)
+        for layer in self.MHCA_layers:
+            if self.grad_checkpointing and not torch.jit.is_scripting():
+                x = checkpoint(layer, x, H, W)
+            else:
+                x = layer(x, H, W)
+        return _to_image(x, H, W)
+
+
+class ResBlock(nn.Module):
+    """The conv branch (official ``InvRes``): ``x + conv1x1(hswish(bn(dw3x3(hswish(conv1x1(x))))))``, no
+    expansion. Deployment folds ``norm`` into ``dwconv`` (``conv1``/``conv2`` fold through their ``fuse()``)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.conv1 = ConvBnAct(dim, dim, act_layer=nn.Hardswish)
+        self.dwconv = nn.Conv2d(dim, dim, 3, 1, 1, groups=dim, bias=False)
+        self.norm = nn.BatchNorm2d(dim)
+        self.act = nn.Hardswish()
+        self.conv2 = ConvBnAct(dim, dim)
+        for conv in (self.conv1.conv, self.dwconv, self.conv2.conv):
+            _init_conv(conv, divide_fan_out_by_groups=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.act(self.norm(self.dwconv(self.conv1(x)))))
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        if isinstance(self.norm, nn.BatchNorm2d):
+            self.dwconv = fuse_conv_bn(self.dwconv, self.norm)
+            self.norm = nn.Identity()
+
+
+class MHCAStage(nn.Module):
+    """Conv branch on path 0 plus one encoder per path, concatenated ``[InvRes, path 0, ...]`` and projected to
+    the next stage's width by ``aggregate`` (official ``MHCA_stage``)."""
+
+    def __init__(
+            self,
+            dim: int,
+            out_dim: int,
+            num_layers: int,
+            num_heads: int,
+            mlp_ratio: float,
+            num_paths: int,
+            drop_path: List[float],
+            qkv_bias: bool = True,
+            crpe_windows: Union[int, Dict[int, int]] = CRPE_WINDOWS,
+    ):
+        super().__init__()
+        self.mhca_blks = nn.ModuleList([
+            MHCAEncoder(dim, num_layers, num_heads, mlp_ratio, drop_path, qkv_bias, crpe_windows)
+            for _ in range(num_paths)])
+        self.InvRes = ResBlock(dim)
+        self.aggregate = ConvBnAct(dim * (num_paths + 1), out_dim, act_layer=nn.Hardswish)
+
+    def forward(self, inputs: List[torch.Tensor]) -> torch.Tensor:
+        outs = [self.InvRes(inputs[0])]
+        for idx, encoder in enumerate(self.mhca_blks):
+            outs.append(encoder(inputs[idx]))
+        return self.aggregate(torch.cat(outs, dim=1))
+
+
+class ClsHead(nn.Module):
+    """Global pool -> dropout -> Linear ``cls`` (official ``cls_head.cls``; the official head had no pool choice
+    and no dropout)."""
+
+    def __init__(self, in_features: int, num_classes: int, pool_type: str = 'avg', drop_rate: float = 0.):
+        super().__init__()
+        self.in_features = in_features
+        self.global_pool = SelectAdaptivePool2d(pool_type=pool_type, flatten=bool(pool_type))
+        self.drop = nn.Dropout(drop_rate)
+        self.cls = nn.Linear(in_features, num_classes) if num_classes > 0 else nn.Identity()
+
+    def reset(self, num_classes: int, pool_type: Optional[str] = None) -> None:
+        if pool_type is not None:
+            self.global_pool = SelectAdaptivePool2d(pool_type=pool_type, flatten=bool(pool_type))
+        ref = next(self.cls.parameters(), None)  # keep a new classifier on the old one's device / dtype
+        placement = dict(device=ref.device, dtype=ref.dtype) if ref is not None else {}
+        self.cls = nn.Linear(self.in_features, num_classes, **placement) if num_classes > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.drop(self.global_pool(x))
+        return x if pre_logits else self.cls(x)
+
+
+class MPViT(nn.Module):
+    """Multi-Path Vision Transformer.
+
+    Args:
+        num_layers: transformer blocks per path in each stage.
+        embed_dims: stage widths; stage i outputs ``embed_dims[i + 1]`` channels (the last stage keeps its own).
+        mlp_ratios: MLP expansion per stage.
+        num_heads: attention heads per stage.
+        num_paths: embedding paths (= transformer encoders) per stage.
+        in_chans: input channels.
+        num_classes: classifier outputs, 0 for none.
+        global_pool: pooling before the classifier ('' keeps the map).
+        drop_rate: dropout before the classifier.
+        drop_path_rate: stochastic depth, linear from 0 over all blocks of a path (the paths of a stage share
+            the schedule, as in the official code).
+        qkv_bias: bias in the qkv projection.
+        crpe_windows: crpe window size -> heads, or one window for all heads.
+    """
+
+    def __init__(
+            self,
+            num_layers: Tuple[int, ...] = (1, 2, 4, 1),
+            embed_dims: Tuple[int, ...] = (64, 96, 176, 216),
+            mlp_ratios: Tuple[float, ...] = (2, 2, 2, 2),
+            num_heads: Tuple[int, ...] = (8, 8, 8, 8),
+            num_paths: Tuple[int, ...] = (2, 3, 3, 3),
+            in_chans: int = 3,
+            num_classes: int = 1000,
+            global_pool: str = 'avg',
+            drop_rate: float = 0.,
+            drop_path_rate: float = 0.,
+            qkv_bias: bool = True,
+            crpe_windows: Union[int, Dict[int, int]] = CRPE_WINDOWS,
+    ):
+        super().__init__()
+        num_stages = len(embed_dims)
+        self.num_classes = num_classes
+        self.num_stages = num_stages
+        self.drop_rate = drop_rate
+        self.grad_checkpointing = False
+        out_dims = [embed_dims[min(idx + 1, num_stages - 1)] for idx in range(num_stages)]
+        dpr = calculate_drop_path_rates(drop_path_rate, list(num_layers), stagewise=True)
+
+        self.stem = nn.Sequential(
+            ConvBnAct(in_chans, embed_dims[0] // 2, 3, stride=2, act_layer=nn.Hardswish),
+            ConvBnAct(embed_dims[0] // 2, embed_dims[0], 3, stride=2, act_layer=nn.Hardswish),
+        )
+        self.patch_embed_stages = nn.ModuleList([
+            MultiPathPatchEmbed(embed_dims[idx], num_paths[idx], downsample=idx > 0) for idx in range(num_stages)])
+        self.mhca_stages = nn.ModuleList([
+            MHCAStage(
+                embed_dims[idx], out_dims[idx], num_layers[idx], num_heads[idx], mlp_ratios[idx], num_paths[idx],
+                drop_path=dpr[idx], qkv_bias=qkv_bias, crpe_windows=crpe_windows)
+            for idx in range(num_stages)])
+        self.feature_info = [
+            dict(num_chs=out_dims[idx], reduction=4 * 2 ** idx, module=f'mhca_stages.{idx}')
+            for idx in range(num_stages)]
+        self.num_features = self.head_hidden_size = out_dims[-1]
+        self.cls_head = ClsHead(self.num_features, num_classes, global_pool, drop_rate)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> Set[str]:
+        return set()
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> Dict[str, Any]:
+        return dict(
+            stem=r'^stem',
+            blocks=r'^(?:patch_embed_stages|mhca_stages)\.(\d+)' if coarse else [
+                (r'^patch_embed_stages\.(\d+)', (0,)),
+                (r'^mhca_stages\.(\d+)\.mhca_blks\.\d+\.MHCA_layers\.(\d+)', None),
+                (r'^mhca_stages\.(\d+)\.(?:mhca_blks\.\d+\.(?:cpe|crpe)|InvRes)\.', (0,)),
+                (r'^mhca_stages\.(\d+)\.aggregate', (99999,)),
+            ],
+        )
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = enable
+        for stage in self.mhca_stages:
+            for encoder in stage.mhca_blks:
+                encoder.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.cls_head.cls
+
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
+        self.num_classes = num_classes
+        self.cls_head.reset(num_classes, global_pool)
+
+    def forward_intermediates(
+            self,
+            x: torch.Tensor,
+            indices: Optional[Union[int, List[int]]] = None,
+            norm: bool = False,
+            stop_early: bool = False,
+            output_fmt: str = 'NCHW',
+            intermediates_only: bool = False,
+    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
+        """ Forward features that returns intermediates.
+
+        Args:
+            x: Input image tensor
+            indices: Take last n stages if int, all if None, select matching indices if sequence
+            norm: Apply norm layer to compatible intermediates (MPViT has no final norm: ignored)
+            stop_early: Stop iterating over stages when last desired intermediate hit
+            output_fmt: 'NCHW' (channels-last strided) or 'NHWC' (a free view)
+            intermediates_only: Only return intermediate features
+        """
+        assert output_fmt in ('NCHW', 'NHWC'), 'Output shape must be NCHW or NHWC.'
+        intermediates = []
+        take_indices, max_index = feature_take_indices(len(self.mhca_stages), indices)
+        last_index = max_index if stop_early else len(self.mhca_stages) - 1
+
+        x = self.stem(x.contiguous(memory_format=torch.channels_last))
+        for idx, (embed, stage) in enumerate(zip(self.patch_embed_stages, self.mhca_stages)):
+            if idx > last_index:
+                break
+            x = stage(embed(x))
+            if idx in take_indices:
+                intermediates.append(x.permute(0, 2, 3, 1) if output_fmt == 'NHWC' else x)
+
+        if intermediates_only:
+            return intermediates
+        return x, intermediates
+
+    def prune_intermediate_layers(
+            self,
+            indices: Union[int, List[int]] = 1,
+            prune_norm: bool = False,
+            prune_head: bool = True,
+    ) -> List[int]:
+        """ Prune layers not required for specified intermediates. """
+        take_indices, max_index = feature_take_indices(len(self.mhca_stages), indices)
+        prune_end = max_index < len(self.mhca_stages) - 1
+        self.patch_embed_stages = self.patch_embed_stages[:max_index + 1]
+        self.mhca_stages = self.mhca_stages[:max_index + 1]
+        if prune_end:
+            # features now end at the last kept stage; the head was sized for the final one so it goes too
+            self.num_features = self.head_hidden_size = self.feature_info[max_index]['num_chs']
+            self.cls_head.in_features = self.num_features
+        if prune_head or prune_end:
+            self.reset_classifier(0, '')
+        return take_indices
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x.contiguous(memory_format=torch.channels_last))
+        for embed, stage in zip(self.patch_embed_stages, self.mhca_stages):
+            x = stage(embed(x))
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self.cls_head(x, pre_logits=pre_logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.forward_features(x)
+        x = self.forward_head(x)
+        return x
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# checkpoints
+
+# detectron2 (Mask R-CNN / RetinaNet: FPN.bottom_up = MPViT_Backbone.backbone), Deformable-DETR (Joiner[0].backbone),
+# MMSegmentation / MMDetection (model.backbone); the longest prefix is tried first.
+_DENSE_PREFIXES = ('backbone.bottom_up.backbone.', 'backbone.0.backbone.', 'backbone.')
+
+
+def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: MPViT) -> Dict[str, torch.Tensor]:
+    """Accept the authors' files and check them against ``model`` (one-line ``CheckpointError`` on misfit).
+
+    Layouts accepted, all without renaming:
+    * the classification release ``{'model': state_dict}`` with every alias key (873 / 873 / 1263 / 1419);
+    * the same weights with the alias keys missing (e.g. a de-duplicated safetensors file): each shared tensor
+      is taken from whichever of its names is present;
+    * backbone-only files: keys under ``backbone.bottom_up.backbone.`` (detectron2), ``backbone.0.backbone.``
+      (Deformable-DETR) or ``backbone.`` (MMSegmentation / MMDetection) keep only the backbone, FPN and heads are
+      dropped; FrozenBN files (no ``num_batches_tracked``) get zero counters. Without ``cls_head`` weights the
+      classifier keeps its initialisation (a warning says so) - meant for ``features_only=True`` models.
+
+    Alias semantics follow ``torch.nn.Module.load_state_dict`` on the official model: when a file's aliases
+    disagree, the last name in state_dict order wins (for ``cpe``: ``MHCA_layers.{L-1}.cpe``; for ``crpe``:
+    ``MHCA_layers.{L-1}.factoratt_crpe.crpe``). The authors' files always hold equal copies.
+    """
+    if not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        state_dict = unwrap_state_dict(state_dict)  # raw container from a url download
+    for prefix in _DENSE_PREFIXES:
+        if any(k.startswith(prefix + 'stem.') for k in state_dict):
+            state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+            break
+
+    expected = model.state_dict(keep_vars=True)
+    out = dict(state_dict)
+
+    # FrozenBN layouts carry no batch counter
+    for key, value in expected.items():
+        if key.endswith('.num_batches_tracked') and key not in out and \
+                key[:-len('num_batches_tracked')] + 'running_mean' in out:
+            out[key] = torch.zeros_like(value)
+
+    # shared modules: one tensor under several names; resolve as load_state_dict would (last name wins)
+    names_of_tensor: Dict[int, List[str]] = {}
+    for key, value in expected.items():
+        names_of_tensor.setdefault(id(value), []).append(key)
+    for names in names_of_tensor.values():
+        present = [name for name in names if name in out]
+        if len(names) > 1 and present:
+            for name in names:
+                out[name] = out[present[-1]]
+
+    head_keys = [k for k in expected if k.startswith('cls_head.')]
+    if head_keys and not any(k in out for k in head_keys):
+        _logger.warning('MPViT checkpoint has no classifier (cls_head.*): the classifier keeps its initialisation')
+        out.update({k: expected[k].detach() for k in head_keys})
+
+    check_state_dict(model, out, ignore_prefixes=classifier_prefixes(model))
+    return out
+
+
+def _create_mpvit(variant: str, pretrained: bool = False, **kwargs) -> MPViT:
+    model_args = dict(MODEL_CFGS[variant], **kwargs)
+    return build_model(
+        MPViT, variant, pretrained,
+        pretrained_filter_fn=checkpoint_filter_fn,
+        feature_cfg=dict(out_indices=(0, 1, 2, 3), feature_cls='getter'),
+        **model_args,
+    )
+
+
+def _cfg(url: str = '', **kwargs) -> Dict[str, Any]:
+    return {
+        'url': url,
+        'num_classes': 1000, 'input_size': (3, 224, 224), 'pool_size': (7, 7),
+        'crop_pct': 0.875, 'interpolation': 'bicubic',
+        'mean': IMAGENET_DEFAULT_MEAN, 'std': IMAGENET_DEFAULT_STD,
+        'first_conv': 'stem.0.conv', 'classifier': 'cls_head.cls',
+        'license': 'gpl-3.0',
+        'paper_ids': 'arXiv:2112.11010',
+        'paper_name': 'MPViT: Multi-Path Vision Transformer for Dense Prediction',
+        'origin_url': 'https://github.com/youngwanLEE/MPViT',
+        **kwargs,
+    }
+
+
+# The authors' Dropbox links (reported dead since 2023, youngwanLEE/MPViT#21); a local copy loads through
+# pretrained_cfg_overlay=dict(file=...).
+default_cfgs = generate_default_cfgs({
+    'mpvit_tiny.in1k': _cfg(url='https://dl.dropbox.com/s/1cmquqyjmaeeg1n/mpvit_tiny.pth'),
+    'mpvit_xsmall.in1k': _cfg(url='https://dl.dropbox.com/s/vvpq2m474g8tvyq/mpvit_xsmall.pth'),
+    'mpvit_small.in1k': _cfg(url='https://dl.dropbox.com/s/y3dnmmy8h4npz7a/mpvit_small.pth'),
+    'mpvit_base.in1k': _cfg(url='https://dl.dropbox.com/s/la8w31m0apj2830/mpvit_base.pth'),
+})
+
+
+@register_model
+def mpvit_tiny(pretrained: bool = False, **kwargs) -> MPViT:
+    """MPViT-Tiny: 5.84M params, 1.65 GMACs, 78.2% ImageNet top-1 (paper)."""
+    return _create_mpvit('mpvit_tiny', pretrained, **kwargs)
+
+
+@register_model
+def mpvit_xsmall(pretrained: bool = False, **kwargs) -> MPViT:
+    """MPViT-XSmall: 10.57M params, 2.97 GMACs, 80.9% ImageNet top-1 (paper)."""
+    return _create_mpvit('mpvit_xsmall', pretrained, **kwargs)
+
+
+@register_model
+def mpvit_small(pretrained: bool = False, **kwargs) -> MPViT:
+    """MPViT-Small: 22.89M params, 4.80 GMACs, 83.0% ImageNet top-1 (paper)."""
+    return _create_mpvit('mpvit_small', pretrained, **kwargs)
+
+
+@register_model
+def mpvit_base(pretrained: bool = False, **kwargs) -> MPViT:
+    """MPViT-Base: 74.85M params, 16.45 GMACs, 84.3% ImageNet top-1 (paper)."""
+    return _create_mpvit('mpvit_base', pretrained, **kwargs)
