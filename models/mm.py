@@ -214,14 +214,16 @@ class TimmFeatureBackbone(BaseModule):
 
         Ours (``model.*``) pass through. The authors' dense layouts (classification keys minus the head, FasterNet's
         output norms, MPViT's aliases) take the classification path: a ``features_only`` model is built from them
-        with ``pretrained_cfg_overlay=dict(file=...)``, so the family's ``checkpoint_filter_fn`` remaps and checks
-        them exactly as it does an ImageNet file (one-line ``CheckpointError`` on any misfit).
+        (saved with the ``backbone.`` prefix of a released dense file) with ``pretrained_cfg_overlay=dict(file=...)``,
+        so the family's ``checkpoint_filter_fn`` remaps and checks them exactly as it does an ImageNet file
+        (one-line ``CheckpointError`` on any misfit).
         """
         if state_dict and all(k.startswith('model.') for k in state_dict):
             return dict(state_dict)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, 'backbone.pth')
-            torch.save(dict(state_dict), path)
+            # as the released dense files hold it: the filters recognise the layout by the mmdet prefix
+            torch.save({'state_dict': {'backbone.' + k: v for k, v in state_dict.items()}}, path)
             features = self._create_features(pretrained_file=path)
         return {'model.' + k: v for k, v in features.model.state_dict().items()}
 

@@ -24,8 +24,12 @@ def family_available(model_name: str) -> bool:
 
 
 def build_on_meta(model_cfg: dict, registry):
-    """Build a model without allocating or initialising weights (structure and shapes only)."""
-    with torch.device('meta'):
+    """Build a model without allocating or initialising weights where the family allows it (structure and shapes
+    only); families whose constructor reads tensor values (e.g. ``.item()``) are built on the CPU."""
+    try:
+        with torch.device('meta'):
+            return registry.build(model_cfg)
+    except (NotImplementedError, RuntimeError):
         return registry.build(model_cfg)
 
 
