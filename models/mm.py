@@ -106,9 +106,9 @@ class TimmFeatureBackbone(BaseModule):
                 if isinstance(module, _BatchNorm):
                     module.requires_grad_(False)
 
-        modules = dict(self.model.named_modules())
-        self._frozen: List[nn.Module] = [modules[name] for name in frozen_names]
-        for module in self._frozen:
+        # names, not modules: mmengine swaps SyncBN modules for BN ones in non-distributed runs
+        self._frozen_names: List[str] = frozen_names
+        for module in self._frozen_modules():
             for param in module.parameters(recurse=False):
                 param.requires_grad = False
         self.train()
@@ -177,10 +177,14 @@ class TimmFeatureBackbone(BaseModule):
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         return list(self.model.forward_intermediates(x, indices=self.out_indices, intermediates_only=True))
 
+    def _frozen_modules(self) -> List[nn.Module]:
+        modules = dict(self.model.named_modules())
+        return [modules[name] for name in self._frozen_names]
+
     def train(self, mode: bool = True):
         super().train(mode)
         if mode:
-            for module in self._frozen:
+            for module in self._frozen_modules():
                 module.training = False  # per module: a frozen container must not switch later stages
             if self.norm_eval:
                 for module in self.model.modules():
