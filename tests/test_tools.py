@@ -210,6 +210,9 @@ def test_benchmark_tables_chart_and_resume(tmp_path, fake_official_root):
     assert third['measured'] == ['fasternet_t0']
     with open(out / 'benchmark_cpu.json') as f:
         assert set(json.load(f)['results']) == {'fasternet_t0', 'rexnet_100'}  # the other record is kept
+    (out / 'benchmark_cpu.md').unlink()
+    report = benchmark.main(args + ['--report-only'])  # tables regenerated from the JSON, nothing measured
+    assert not report['measured'] and 'rexnet_100' in (out / 'benchmark_cpu.md').read_text()
 
 
 # ------------------------------------------------------------------------------------------------------ ONNX
