@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='torch.compile mode (default, reduce-overhead, max-autotune)')
     g.add_argument('--sync-bn', action=flag, default=False, help='SyncBatchNorm across ranks (GPU only)')
     g.add_argument('--find-unused-parameters', action=flag, default=False)
+    g.add_argument('--dist-bn', default='reduce', choices=['reduce', 'broadcast', ''],
+                   help="after each epoch: average BN running stats over ranks (reduce) or copy rank 0's")
 
     g = p.add_argument_group('data')
     g.add_argument('--input-size', type=int, default=None, help='square train/eval size (model default if unset)')

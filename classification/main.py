@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from timm.layers import convert_sync_batchnorm
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
-from timm.utils import ModelEmaV3
+from timm.utils import ModelEmaV3, distribute_bn
 
 from classification import families  # noqa: F401  (registers models/ with timm; before models._checkpoint)
 from models._checkpoint import CheckpointError
@@ -227,6 +227,12 @@ def train(args, env: DistEnv, model, train_set, val_set, num_classes: int, dcfg:
                 kept = last_path if os.path.exists(last_path) else 'none was written yet'
                 raise NaNLossError(f'{err}; training stopped, last good checkpoint: {kept}') from None
             num_updates = stats['num_updates']
+            if env.distributed and args.dist_bn:
+                # DDP leaves each rank's BN running stats updated by its own last batch; make them one set, so
+                # the per-epoch evaluation measures exactly the weights the checkpoint stores
+                distribute_bn(model, env.world_size, reduce=args.dist_bn == 'reduce')
+                if model_ema is not None:
+                    distribute_bn(model_ema.module, env.world_size, reduce=args.dist_bn == 'reduce')
             scheduler.step(epoch + 1)
             record = dict(epoch=epoch, train_loss=stats['loss'], lr=stats['lr'], train_images_per_s=stats['images_per_s'])
             if (epoch + 1) % args.eval_interval == 0 or epoch + 1 == total_epochs:
