@@ -98,8 +98,26 @@ class ConvBnAct(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.bn(self.conv(x)))
 
-    def fuse(self) -> nn.Sequential:
-        return nn.Sequential(OrderedDict(conv=fuse_conv_bn(self.conv, self.bn), act=self.act))
+    def fuse(self) -> nn.Module:
+        conv = fuse_conv_bn(self.conv, self.bn)
+        if conv.kernel_size == (1, 1) and conv.stride == (1, 1):
+            return PointwiseConvAct(conv, self.act)
+        return nn.Sequential(OrderedDict(conv=conv, act=self.act))
+
+
+class PointwiseConvAct(nn.Module):
+    """Deploy form of a 1x1 conv (+ folded BN) + activation: one matmul on the token view of a channels-last map
+    (no conv dispatch, no layout guessing)."""
+
+    def __init__(self, conv: nn.Conv2d, act: nn.Module):
+        super().__init__()
+        self.weight = nn.Parameter(conv.weight.detach().flatten(1).clone())
+        self.bias = nn.Parameter(conv.bias.detach().clone())
+        self.act = act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[-2:]
+        return self.act(_to_image(F.linear(_to_tokens(x), self.weight, self.bias), H, W))
 
 
 class DwPwConvBnAct(nn.Module):
@@ -119,7 +137,7 @@ class DwPwConvBnAct(nn.Module):
 
     def fuse(self) -> nn.Sequential:
         return nn.Sequential(OrderedDict(
-            dwconv=self.dwconv, pwconv=fuse_conv_bn(self.pwconv, self.bn), act=self.act))
+            dwconv=self.dwconv, pwconv=PointwiseConvAct(fuse_conv_bn(self.pwconv, self.bn), self.act)))
 
 
 class DwConvPatchEmbed(nn.Module):
@@ -151,33 +169,29 @@ class MultiPathPatchEmbed(nn.Module):
 
 class ConvPosEnc(nn.Module):
     """Convolutional position encoding ``x + dwconv3x3(x)`` on tokens; one instance serves every block of an
-    encoder. Deployment adds the identity to the kernel's centre tap."""
+    encoder (official ``ConvPosEnc``)."""
 
     def __init__(self, dim: int, kernel_size: int = 3):
         super().__init__()
         self.proj = nn.Conv2d(dim, dim, kernel_size, 1, kernel_size // 2, groups=dim)
-        self.identity_folded = False
 
     def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
         img = _to_image(x, H, W)
-        out = self.proj(img)
-        if not self.identity_folded:
-            out = out + img
-        return _to_tokens(out)
+        return _to_tokens(self.proj(img) + img)
 
     @torch.no_grad()
-    def reparameterize(self) -> None:
-        if self.identity_folded:  # shared module: reparameterize_model reaches it once per alias
-            return
+    def fused_kernel(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Depthwise weight and bias with the identity added to the centre tap."""
+        weight = self.proj.weight.clone()
         centre = self.proj.kernel_size[0] // 2
-        self.proj.weight[:, 0, centre, centre] += 1.
-        self.identity_folded = True
+        weight[:, 0, centre, centre] += 1.
+        return weight, self.proj.bias.clone()
 
 
 class ConvRelPosEnc(nn.Module):
     """Convolutional relative position encoding: depthwise convs over ``v`` seen as an image, one window size
     per group of heads (3x3 for 2 heads, 5x5 for 3, 7x7 for 3). Returns ``conv(v)`` as an image; the attention
-    multiplies it with ``q``. Deployment zero-pads the windows to the largest and stacks them into one conv."""
+    multiplies it with ``q`` (official ``ConvRelPosEnc``, which did the multiply itself)."""
 
     def __init__(self, head_dim: int, num_heads: int, windows: Union[int, Dict[int, int]] = CRPE_WINDOWS):
         super().__init__()
@@ -189,8 +203,6 @@ class ConvRelPosEnc(nn.Module):
             nn.Conv2d(chs, chs, k, padding=k // 2, groups=chs) for k, chs in zip(windows, self.channel_splits)])
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
-        if len(self.channel_splits) == 1:
-            return self.conv_list[0](v)
         parts = torch.split(v, self.channel_splits, dim=1)
         outs = []
         for idx, conv in enumerate(self.conv_list):
@@ -198,18 +210,11 @@ class ConvRelPosEnc(nn.Module):
         return torch.cat(outs, dim=1)
 
     @torch.no_grad()
-    def reparameterize(self) -> None:
-        if len(self.conv_list) == 1:  # already merged (shared module, reached once per alias)
-            return
+    def fused_kernel(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One depthwise kernel for all heads: every window zero-padded to the largest (same output, one conv)."""
         size = max(conv.kernel_size[0] for conv in self.conv_list)
-        weights = [F.pad(conv.weight, [(size - conv.kernel_size[0]) // 2] * 4) for conv in self.conv_list]
-        dim = sum(self.channel_splits)
-        ref = self.conv_list[0].weight
-        merged = nn.Conv2d(dim, dim, size, padding=size // 2, groups=dim, device=ref.device, dtype=ref.dtype)
-        merged.weight.copy_(torch.cat(weights))
-        merged.bias.copy_(torch.cat([conv.bias for conv in self.conv_list]))
-        self.conv_list = nn.ModuleList([merged])
-        self.channel_splits = [dim]
+        weight = torch.cat([F.pad(conv.weight, [(size - conv.kernel_size[0]) // 2] * 4) for conv in self.conv_list])
+        return weight, torch.cat([conv.bias for conv in self.conv_list])
 
 
 class FactorAttention(nn.Module):
@@ -228,11 +233,11 @@ class FactorAttention(nn.Module):
     def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
         B, N, C = x.shape
         qkv = self.qkv(x)
-        q, k, v = qkv.reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-        context = (k.softmax(dim=2).transpose(-1, -2) @ v) * self.scale  # (B, heads, hd, hd): tiny, fold scale
-        q_tokens = qkv[:, :, :C]
-        out = q_tokens * _to_tokens(self.crpe(_to_image(qkv[:, :, 2 * C:], H, W)))
-        out = out.reshape(B, N, self.num_heads, self.head_dim) + (q @ context).transpose(1, 2)
+        qkv_heads = qkv.view(B, N, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv_heads[:, :, 0], qkv_heads[:, :, 1], qkv_heads[:, :, 2]  # (B, N, heads, hd) views
+        context = (k.softmax(dim=1).permute(0, 2, 3, 1) @ v.transpose(1, 2)) * self.scale  # tiny: fold scale
+        out = qkv[:, :, :C] * _to_tokens(self.crpe(_to_image(qkv[:, :, 2 * C:], H, W)))
+        out = out.view(B, N, self.num_heads, self.head_dim) + (q.transpose(1, 2) @ context).transpose(1, 2)
         return self.proj(out.reshape(B, N, C))
 
 
@@ -300,7 +305,7 @@ class MHCAEncoder(nn.Module):
 
 class ResBlock(nn.Module):
     """The conv branch (official ``InvRes``): ``x + conv1x1(hswish(bn(dw3x3(hswish(conv1x1(x))))))``, no
-    expansion. Deployment folds ``norm`` into ``dwconv`` (``conv1``/``conv2`` fold through their ``fuse()``)."""
+    expansion."""
 
     def __init__(self, dim: int):
         super().__init__()
@@ -315,11 +320,22 @@ class ResBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv2(self.act(self.norm(self.dwconv(self.conv1(x)))))
 
-    @torch.no_grad()
-    def reparameterize(self) -> None:
-        if isinstance(self.norm, nn.BatchNorm2d):
-            self.dwconv = fuse_conv_bn(self.dwconv, self.norm)
-            self.norm = nn.Identity()
+    def fuse(self) -> 'ResBlockDeploy':
+        return ResBlockDeploy(self.conv1.fuse(), nn.Sequential(
+            OrderedDict(conv=fuse_conv_bn(self.dwconv, self.norm), act=self.act)), self.conv2.fuse())
+
+
+class ResBlockDeploy(nn.Module):
+    """Deploy form of ``ResBlock``: BNs folded, the 1x1 convs as token matmuls."""
+
+    def __init__(self, conv1: nn.Module, dwconv: nn.Module, conv2: nn.Module):
+        super().__init__()
+        self.conv1 = conv1
+        self.dwconv = dwconv
+        self.conv2 = conv2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.dwconv(self.conv1(x)))
 
 
 class MHCAStage(nn.Module):
@@ -350,6 +366,110 @@ class MHCAStage(nn.Module):
         for idx, encoder in enumerate(self.mhca_blks):
             outs.append(encoder(inputs[idx]))
         return self.aggregate(torch.cat(outs, dim=1))
+
+    def fuse(self) -> 'MHCAStageDeploy':
+        return MHCAStageDeploy(self)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# deploy forms of a stage (built by timm.utils.reparameterize_model through MHCAStage.fuse)
+
+
+def _stack_linear(linears: List[nn.Linear], norms: Optional[List[nn.LayerNorm]] = None):
+    """Per-path linears as batched-matmul operands (P, in, out) and (P, 1, out); a preceding LayerNorm's affine
+    terms fold in: W (g * x + b) + c = (W diag(g)) x + (W b + c)."""
+    weights, biases = [], []
+    for idx, linear in enumerate(linears):
+        weight, bias = linear.weight, linear.bias
+        if norms is not None:
+            bias = bias + weight @ norms[idx].bias
+            weight = weight * norms[idx].weight
+        weights.append(weight.t())
+        biases.append(bias[None])
+    return nn.Parameter(torch.stack(weights).detach().contiguous()), nn.Parameter(torch.stack(biases).detach())
+
+
+def _depthwise_conv(weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
+    chs, size = weight.shape[0], weight.shape[-1]
+    conv = nn.Conv2d(chs, chs, size, padding=size // 2, groups=chs, device=weight.device, dtype=weight.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        conv.bias.copy_(bias)
+    return conv
+
+
+class MultiPathBlock(nn.Module):
+    """Deploy form of block ``l`` of every encoder of a stage, run as one: tokens are ``(B*N, P, C)``, the channel
+    concatenation of the P paths, so each depthwise conv runs once over P*C channels and each projection is one
+    batched matmul over the path axis. LayerNorm affine terms are folded into the projections that follow, the
+    ``cpe`` identity and the three ``crpe`` windows into single depthwise kernels (shared by all blocks, as in
+    training). Same arithmetic as the per-path blocks, up to float rounding."""
+
+    def __init__(self, blocks: List[MHCABlock], cpe: nn.Conv2d, crpe: nn.Conv2d):
+        super().__init__()
+        attn = blocks[0].factoratt_crpe
+        self.num_heads, self.head_dim, self.scale = attn.num_heads, attn.head_dim, attn.scale
+        self.eps = blocks[0].norm1.eps
+        self.cpe = cpe
+        self.crpe = crpe
+        self.qkv_weight, self.qkv_bias = _stack_linear(
+            [b.factoratt_crpe.qkv for b in blocks], [b.norm1 for b in blocks])
+        self.proj_weight, self.proj_bias = _stack_linear([b.factoratt_crpe.proj for b in blocks])
+        self.fc1_weight, self.fc1_bias = _stack_linear([b.mlp.fc1 for b in blocks], [b.norm2 for b in blocks])
+        self.fc2_weight, self.fc2_bias = _stack_linear([b.mlp.fc2 for b in blocks])
+        self.act = blocks[0].mlp.act
+
+    def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        BN, P, C = x.shape
+        N = H * W
+        B = BN // N
+        heads, hd = self.num_heads, self.head_dim
+        x = _to_tokens(self.cpe(_to_image(x.view(B, N, P * C), H, W))).view(BN, P, C)
+
+        qkv = torch.baddbmm(self.qkv_bias, F.layer_norm(x, [C], eps=self.eps).transpose(0, 1), self.qkv_weight)
+        qkv_heads = qkv.view(P * B, N, 3, heads, hd)
+        q, k, v = qkv_heads[:, :, 0], qkv_heads[:, :, 1], qkv_heads[:, :, 2]  # (P*B, N, heads, hd) views
+        context = (k.softmax(dim=1).permute(0, 2, 3, 1) @ v.transpose(1, 2)) * self.scale
+        v_paths = qkv[:, :, 2 * C:].reshape(P, B, N, C).permute(1, 2, 0, 3).reshape(B, N, P * C)  # paths -> chans
+        rel = _to_tokens(self.crpe(_to_image(v_paths, H, W))).view(B, N, P, C).permute(2, 0, 1, 3)
+        out = qkv[:, :, :C].view(P, B, N, C) * rel
+        out = out.view(P * B, N, heads, hd) + (q.transpose(1, 2) @ context).transpose(1, 2)
+        x = x + torch.baddbmm(self.proj_bias, out.view(P, BN, C), self.proj_weight).transpose(0, 1)
+
+        hidden = self.act(torch.baddbmm(self.fc1_bias, F.layer_norm(x, [C], eps=self.eps).transpose(0, 1),
+                                        self.fc1_weight))
+        return x + torch.baddbmm(self.fc2_bias, hidden, self.fc2_weight).transpose(0, 1)
+
+
+class MHCAStageDeploy(nn.Module):
+    """Deploy form of ``MHCAStage``: the P encoders batched (``MultiPathBlock``), the conv branch folded, and the
+    concat + 1x1 ``aggregate`` split into two matmuls over [conv branch | paths] (no concat copy)."""
+
+    def __init__(self, stage: MHCAStage):
+        super().__init__()
+        encoders = list(stage.mhca_blks)
+        self.InvRes = stage.InvRes.fuse()
+        cpe = _depthwise_conv(*[torch.cat(t) for t in zip(*[e.cpe.fused_kernel() for e in encoders])])
+        crpe = _depthwise_conv(*[torch.cat(t) for t in zip(*[e.crpe.fused_kernel() for e in encoders])])
+        self.blocks = nn.ModuleList([
+            MultiPathBlock([e.MHCA_layers[idx] for e in encoders], cpe, crpe)
+            for idx in range(encoders[0].num_layers)])
+        aggregate = fuse_conv_bn(stage.aggregate.conv, stage.aggregate.bn)
+        dim = aggregate.in_channels // (len(encoders) + 1)
+        weight = aggregate.weight.detach().flatten(1)
+        self.conv_weight = nn.Parameter(weight[:, :dim].clone())
+        self.paths_weight = nn.Parameter(weight[:, dim:].t().contiguous())
+        self.bias = nn.Parameter(aggregate.bias.detach().clone())
+        self.act = stage.aggregate.act
+
+    def forward(self, inputs: List[torch.Tensor]) -> torch.Tensor:
+        B, C, H, W = inputs[0].shape
+        conv = F.linear(_to_tokens(self.InvRes(inputs[0])).reshape(B * H * W, C), self.conv_weight, self.bias)
+        x = torch.stack([_to_tokens(t) for t in inputs], dim=2).view(B * H * W, len(inputs), C)
+        for block in self.blocks:
+            x = block(x, H, W)
+        out = torch.addmm(conv, x.view(B * H * W, -1), self.paths_weight)
+        return self.act(_to_image(out.view(B, H * W, -1), H, W))
 
 
 class ClsHead(nn.Module):

@@ -112,15 +112,18 @@ def test_parameter_count_and_official_key_layout(name, loaded):
 def test_fold_equivalence(name, loaded):
     model = loaded(name)
     deploy = reparameterize_model(model)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in deploy.modules())
-    encoder = deploy.mhca_stages[2].mhca_blks[1]
-    assert len(encoder.crpe.conv_list) == 1 and encoder.cpe.identity_folded
-    assert encoder.MHCA_layers[-1].factoratt_crpe.crpe is encoder.crpe  # sharing survives the fold
-    x = reference_input()
-    with torch.no_grad():
-        ref, out = model(x), deploy(x)
-    _assert_close_scaled(out, ref, tol=1e-5)
-    assert not model.mhca_stages[0].mhca_blks[0].cpe.identity_folded  # the original model is untouched
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)) for m in deploy.modules())
+    stage = deploy.mhca_stages[2]
+    assert isinstance(stage, mpvit_module.MHCAStageDeploy)
+    assert stage.blocks[0].crpe is stage.blocks[-1].crpe and stage.blocks[0].cpe is stage.blocks[-1].cpe
+    paths_chs = 3 * mpvit_module.MODEL_CFGS[name]['embed_dims'][2]  # 3 paths batched as channels
+    assert stage.blocks[0].crpe.kernel_size == (7, 7) and stage.blocks[0].crpe.groups == paths_chs
+    assert len(stage.blocks) == mpvit_module.MODEL_CFGS[name]['num_layers'][2]
+    for x in (reference_input(), torch.randn(3, 3, 96, 80)):  # also batch > 1 and a non-square input
+        with torch.no_grad():
+            ref, out = model(x), deploy(x)
+        _assert_close_scaled(out, ref, tol=1e-5)
+    assert isinstance(model.mhca_stages[2], mpvit_module.MHCAStage)  # the original model is untouched
 
 
 @pytest.mark.parametrize('name', VARIANTS)
@@ -268,6 +271,7 @@ def test_grad_checkpointing_and_pruning(loaded):
         assert model(x).shape == (1, 176, 8, 8)  # stage 1 output, stride 8
 
 
+@pytest.mark.slow  # TorchScript compiles for ~10 s per model
 def test_scripting_and_deploy_scripting():
     model = timm.create_model('mpvit_tiny').eval()
     x = torch.randn(1, 3, 32, 32)
