@@ -1,4 +1,5 @@
 """Helpers shared by tests/test_detection.py and tests/test_segmentation.py (not a test module)."""
+import contextlib
 import glob
 import os
 import uuid
@@ -23,13 +24,27 @@ def family_available(model_name: str) -> bool:
     return model_name in timm.list_models()
 
 
-def build_on_meta(model_cfg: dict, registry):
-    """Build a model without allocating or initialising weights where the family allows it (structure and shapes
-    only); families whose constructor reads tensor values (e.g. ``.item()``) are built on the CPU."""
+@contextlib.contextmanager
+def empty_weights():
+    """Parameters are moved to the meta device as they are registered: a model builds with its real structure
+    and shapes but without allocating or initialising weights (buffers stay on the CPU)."""
+    register = torch.nn.Module.register_parameter
+
+    def register_on_meta(module, name, param):
+        register(module, name, param)
+        if param is not None and param.device.type != 'meta':
+            module._parameters[name] = torch.nn.Parameter(param.to('meta'), requires_grad=param.requires_grad)
+
+    torch.nn.Module.register_parameter = register_on_meta
     try:
-        with torch.device('meta'):
-            return registry.build(model_cfg)
-    except (NotImplementedError, RuntimeError):
+        yield
+    finally:
+        torch.nn.Module.register_parameter = register
+
+
+def build_on_meta(model_cfg: dict, registry):
+    """Build a model from its config with :func:`empty_weights` (structure and shapes only)."""
+    with empty_weights():
         return registry.build(model_cfg)
 
 

@@ -48,7 +48,7 @@ def test_backbone_levels_by_stride(name, strides):
     import models.mm  # noqa: F401
     from mmdet.registry import MODELS
     backbone = MODELS.build(dict(type='TimmFeatureBackbone', model_name=name))
-    outs = backbone(torch.randn(1, 3, 64, 64))
+    outs = backbone(torch.randn(2, 3, 64, 64))  # train mode: ReXNet's SE BatchNorm needs batch > 1
     assert backbone.out_strides == list(strides)
     assert [o.shape[1] for o in outs] == backbone.out_channels
     assert [64 // o.shape[-1] for o in outs] == list(strides)  # ReXNet's stride-2 level is skipped

@@ -51,7 +51,7 @@ def test_every_paper_config_builds():
     for path in configs:
         cfg = _cfg(path)
         assert cfg.custom_imports['imports'] == ['models.mm']
-        assert cfg.model.decode_head.num_classes == 150 and cfg.model.pretrained is None
+        assert cfg.model.decode_head.num_classes == 150 and cfg.model.get('pretrained') is None
         name = cfg.model.backbone.model_name
         if not family_available(name):
             skipped.append(name)

@@ -1,3 +1,22 @@
-# mmdet's runtime (hooks, logging, visualiser) plus the import that registers TimmFeatureBackbone.
-_base_ = 'mmdet::_base_/default_runtime.py'
+# Runtime shared by every detection config: mmdet's hooks and visualiser, plus the import that registers
+# TimmFeatureBackbone. (The bases here are self-contained: `mmdet::` inheritance makes mmengine parse all ~400
+# metafiles of the installed mmdet on every load and depends on pkg_resources.)
+default_scope = 'mmdet'
 custom_imports = dict(imports=['models.mm'], allow_failed_imports=False)
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='DetVisualizationHook'))
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
+log_level = 'INFO'
+load_from = None
+resume = False

@@ -1,7 +1,7 @@
 # FasterNet-S + Mask R-CNN FPN 1x on COCO (FasterNet, CVPR 2023; official detection/configs/fasternet/
 # mask_rcnn_fasternet_s_fpn_1x_coco.py, mmdet 2.25). README: 39.9 box AP / 36.9 mask AP.
 _base_ = [
-    '../_base_/models/mask-rcnn_fpn.py', 'mmdet::_base_/datasets/coco_instance.py',
+    '../_base_/models/mask-rcnn_fpn.py', '../_base_/datasets/coco_instance.py',
     '../_base_/schedules/adamw_1x.py', '../_base_/default_runtime.py'
 ]
 model = dict(

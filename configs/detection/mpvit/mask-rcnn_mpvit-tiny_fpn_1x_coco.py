@@ -3,7 +3,7 @@
 # detectron2 -> mmdet: same heads, RoIAlign (aligned, sampling 0), anchors and proposal counts; the schedule is
 # iteration-based as in detectron2 (90k x 16 images).
 _base_ = [
-    '../_base_/models/mask-rcnn_fpn.py', 'mmdet::_base_/datasets/coco_instance.py',
+    '../_base_/models/mask-rcnn_fpn.py', '../_base_/datasets/coco_instance.py',
     '../_base_/schedules/d2_adamw_1x.py', '../_base_/iter_runtime.py'
 ]
 model = dict(

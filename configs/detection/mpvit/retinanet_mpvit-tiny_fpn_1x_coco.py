@@ -1,7 +1,7 @@
 # MPViT-T + RetinaNet FPN 1x on COCO (official detectron2/configs/retinanet/retinanet_mpvit_tiny_1x.yaml on
 # Base-RetinaNet.yaml). README: 41.8 box AP.
 _base_ = [
-    '../_base_/models/retinanet_fpn.py', 'mmdet::_base_/datasets/coco_detection.py',
+    '../_base_/models/retinanet_fpn.py', '../_base_/datasets/coco_detection.py',
     '../_base_/schedules/d2_adamw_1x.py', '../_base_/iter_runtime.py'
 ]
 model = dict(

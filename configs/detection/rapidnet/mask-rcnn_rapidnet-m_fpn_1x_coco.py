@@ -1,7 +1,7 @@
 # RapidNet-M + Mask R-CNN FPN 1x on COCO (RapidNet, WACV 2025; official detection/configs/
 # mask_rcnn_rapidnet_m_fpn_1x_coco.py, mmdet 2.28).
 _base_ = [
-    '../_base_/models/mask-rcnn_fpn.py', 'mmdet::_base_/datasets/coco_instance.py',
+    '../_base_/models/mask-rcnn_fpn.py', '../_base_/datasets/coco_instance.py',
     '../_base_/schedules/adamw_1x.py', '../_base_/default_runtime.py'
 ]
 model = dict(

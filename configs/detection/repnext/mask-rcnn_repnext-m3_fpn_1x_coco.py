@@ -1,7 +1,7 @@
 # RepNeXt-M3 + Mask R-CNN FPN 1x on COCO (RepNeXt, arXiv 2406.16004; official detection/configs/
 # mask_rcnn_repnext_m3_fpn_1x_coco.py, mmdet 2.28.2). README: 40.8 box AP / 37.8 mask AP.
 _base_ = [
-    '../_base_/models/mask-rcnn_fpn.py', 'mmdet::_base_/datasets/coco_instance.py',
+    '../_base_/models/mask-rcnn_fpn.py', '../_base_/datasets/coco_instance.py',
     '../_base_/schedules/adamw_1x.py', '../_base_/default_runtime.py'
 ]
 model = dict(

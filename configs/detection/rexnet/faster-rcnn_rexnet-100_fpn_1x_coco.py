@@ -1,8 +1,8 @@
 # ReXNet-1.0 + Faster R-CNN FPN on COCO (README "COCO Object detection": 38.5 box AP at 1200x800). No recipe was
 # released: the README's image scale, mmdet's standard 1x (SGD lr 0.02, 8 GPUs x 2 images), our backbone defaults.
 _base_ = [
-    '../_base_/models/faster-rcnn_fpn.py', 'mmdet::_base_/datasets/coco_detection.py',
-    'mmdet::_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+    '../_base_/models/faster-rcnn_fpn.py', '../_base_/datasets/coco_detection.py',
+    '../_base_/schedules/sgd_1x.py', '../_base_/default_runtime.py'
 ]
 model = dict(
     backbone=dict(

@@ -2,8 +2,8 @@
 # 35.4 mask AP at 1200x800). No detection code or recipe was released (clovaai/rexnet#22): the image scale is the
 # README's, the rest is mmdet's standard 1x (SGD lr 0.02, 8 GPUs x 2 images) with our backbone defaults.
 _base_ = [
-    '../_base_/models/mask-rcnn_fpn.py', 'mmdet::_base_/datasets/coco_instance.py',
-    'mmdet::_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+    '../_base_/models/mask-rcnn_fpn.py', '../_base_/datasets/coco_instance.py',
+    '../_base_/schedules/sgd_1x.py', '../_base_/default_runtime.py'
 ]
 model = dict(
     backbone=dict(

@@ -3,7 +3,7 @@
 #   python tools/make_synthetic.py --tasks det && python detection/train.py <this file>
 # Data root: $SYNTHETIC_DATA (default data/synthetic). Narrow heads and few proposals keep a step well under 1 s.
 _base_ = [
-    '../_base_/models/mask-rcnn_fpn.py', 'mmdet::_base_/datasets/coco_instance.py', '../_base_/default_runtime.py'
+    '../_base_/models/mask-rcnn_fpn.py', '../_base_/datasets/coco_instance.py', '../_base_/default_runtime.py'
 ]
 data_root = '{{$SYNTHETIC_DATA:data/synthetic}}/coco/'
 metainfo = dict(classes=('circle', 'square', 'triangle'), palette=[(220, 20, 60), (0, 128, 0), (0, 0, 142)])
@@ -22,11 +22,13 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=(128, 128), keep_ratio=True),  # the images' own size; records scale_factor
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(128, 128), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]

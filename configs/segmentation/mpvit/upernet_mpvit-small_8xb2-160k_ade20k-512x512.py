@@ -1,7 +1,7 @@
 # MPViT-S + UperNet on ADE20K 512x512, 160k (MPViT, CVPR 2022; official semantic_segmentation/configs/mpvit/
 # upernet/upernet_mpvit_small_160k_ade20k.py, mmseg 0.11). README: 48.3 mIoU (48.25 single scale).
 _base_ = [
-    '../_base_/models/upernet.py', 'mmseg::_base_/datasets/ade20k.py',
+    '../_base_/models/upernet.py', '../_base_/datasets/ade20k.py',
     '../_base_/schedules/adamw_warmup_poly_160k.py', '../_base_/default_runtime.py'
 ]
 model = dict(

@@ -1,11 +1,6 @@
-# Faster R-CNN + FPN, mmdet's R50 recipe, with the backbone swapped for any registered timm model.
-_base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
+# Faster R-CNN + FPN: the Mask R-CNN base without its mask branch (mmdet's R50-FPN settings otherwise).
+_base_ = './mask-rcnn_fpn.py'
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='TimmFeatureBackbone',
-        model_name=None,
-        out_strides=(4, 8, 16, 32),
-        frozen_stages=-1,
-        norm_eval=False,
-        norm_cfg=dict(type='SyncBN', requires_grad=True)))
+    type='FasterRCNN',
+    data_preprocessor=dict(pad_mask=False),
+    roi_head=dict(mask_roi_extractor=None, mask_head=None))

@@ -1,7 +1,7 @@
 # ADE20K 512x512 as the RapidNet / RepNeXt (PoolFormer-derived) configs test it: a keep-ratio resize to
 # (2048, 512), then AlignResize, i.e. a resize (not a pad) of each side up to a multiple of 32 -- mmseg 1.x's
 # ResizeToMultiple. Training is mmseg's standard ADE20K pipeline.
-_base_ = 'mmseg::_base_/datasets/ade20k.py'
+_base_ = './ade20k.py'
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 512), keep_ratio=True),
