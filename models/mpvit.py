@@ -25,8 +25,11 @@ Behaviour that differs from the official code (on purpose):
   ``in_chans`` and ``num_classes`` are honoured, ``reset_classifier`` exists.
 * The default ``crop_pct`` is 0.875, what the authors' ``main.py`` evaluated with (their cfg said 0.9).
 * ``train()`` / ``eval()`` return the module (the MMSegmentation copy's override returned None).
-* Deployment (``timm.utils.reparameterize_model``) folds every conv-BN pair, the ``cpe`` identity and the three
-  ``crpe`` windows into one 7x7 depthwise conv; outputs agree within float rounding (~1e-6 relative).
+* Deployment (``timm.utils.reparameterize_model``, through ``fuse()``) folds every conv-BN pair, the ``cpe``
+  identity and the three ``crpe`` windows into one 7x7 depthwise kernel, folds LayerNorm affine terms into the
+  projections after them, runs the 1x1 convs as token matmuls and the P encoders of a stage as one batched
+  computation (``MHCAStageDeploy``). Outputs agree within float rounding (~1e-6 relative); the deploy form has
+  no ``state_dict`` compatibility with the official layout (fold after loading).
 * ``checkpoint_filter_fn`` also accepts backbone-only files (detectron2 / Deformable-DETR / MMSegmentation
   layouts, FrozenBN without ``num_batches_tracked``, de-duplicated files without the aliases); see its docstring.
 """
@@ -219,7 +222,10 @@ class ConvRelPosEnc(nn.Module):
 
 class FactorAttention(nn.Module):
     """Factorised attention ``q @ (softmax_N(k)^T @ v) * scale + q * crpe(v)`` (official
-    ``FactorAtt_ConvRelPosEnc``); the softmax runs over tokens, so the cost is linear in H*W."""
+    ``FactorAtt_ConvRelPosEnc``); the softmax runs over tokens, so the cost is linear in H*W.
+
+    Not ``scaled_dot_product_attention``: that softmax runs over keys for each query, and this one can only be
+    written as SDPA with an identity matrix as the query, which measured slower here at stage-1 resolution."""
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool, shared_crpe: ConvRelPosEnc):
         super().__init__()
