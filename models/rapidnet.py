@@ -53,48 +53,116 @@ MODEL_CFGS: Dict[str, dict] = {
 _HEAD_PREFIXES = ('prediction.', 'head.', 'dist_head.')
 
 
+
 # ----------------------------------------------------------------------------------------------------------------
-# deploy-time helpers
+# deploy form: what ``timm.utils.reparameterize_model`` turns the blocks into
+
+
+def _has_onednn_conv_gelu() -> bool:
+    """oneDNN conv with a GELU post-op (the op PyTorch's Inductor uses on CPU); absent from builds without oneDNN."""
+    try:
+        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_convolution_pointwise')
+    except (AttributeError, RuntimeError):
+        return False
+
+
+_ONEDNN_CONV_GELU = _has_onednn_conv_gelu()
+
+
+def _gelu_(x: torch.Tensor) -> torch.Tensor:
+    """GELU in place when autograd does not need the input (saves allocating a new activation map per call)."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return F.gelu(x)
+    return torch.ops.aten.gelu_(x)
+
+
+class DeployConv2d(nn.Conv2d):
+    """A folded conv (always with bias), optionally followed by GELU, that picks faster CPU kernels for inference.
+
+    Weights of the spatial convs are stored channels-last, so oneDNN runs the deployed network NHWC end to end
+    (its depthwise kernels are ~30% faster NHWC); outputs keep their NCHW shape, only the strides differ.
+    * conv + GELU runs as one oneDNN primitive where that measured faster (see ``_onednn_gelu``), else GELU is
+      applied in place.
+    * 1x1 convs run as one GEMM on the NHWC buffer (or on the NCHW buffer at batch 1). PyTorch would send them to
+      oneDNN with more than one thread, or to an unfold + GEMM with one.
+    * Dilated convs call oneDNN directly (CPU float32, no autograd): PyTorch only uses oneDNN for a batch-1 dense
+      conv whose input has more than 20480 elements, and the stage-3 maps at 224x224 (7x7) fall below that into an
+      im2col kernel that is 2-5x slower.
+    Everything else (and TorchScript) is the plain conv. Results equal ``F.conv2d`` to float rounding.
+    """
+
+    def __init__(self, *args, gelu: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gelu = gelu
+        self.pointwise = (self.kernel_size == (1, 1) and self.stride == (1, 1) and self.padding == (0, 0)
+                          and self.dilation == (1, 1) and self.groups == 1)
+        self.dilated = self.dilation != (1, 1) and self.padding_mode == 'zeros'
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.jit.is_scripting() and x.device.type == 'cpu':
+            if self.pointwise:
+                b, c, h, w = x.shape
+                weight = self.weight.reshape(self.out_channels, c)
+                if x.permute(0, 2, 3, 1).is_contiguous():  # NHWC buffer: (B*H*W, C) @ (C, O)
+                    y = torch.addmm(self.bias, x.permute(0, 2, 3, 1).reshape(-1, c), weight.t())
+                    return y.view(b, h, w, self.out_channels).permute(0, 3, 1, 2)
+                if b == 1 and x.is_contiguous():  # NCHW buffer: (O, C) @ (C, H*W)
+                    y = torch.addmm(self.bias.unsqueeze(1), weight, x.view(c, h * w))
+                    return y.view(1, self.out_channels, h, w)
+            if (self.dilated and x.dtype == torch.float32 and not torch.is_grad_enabled()
+                    and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled):
+                return torch.ops.aten.mkldnn_convolution(
+                    x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups)
+        return super().forward(x)
+
+    def _onednn_gelu(self, x: torch.Tensor) -> bool:
+        # measured on CPU: conv + GELU as one oneDNN primitive beats conv then GELU for the depthwise convs and for
+        # the 1x1 convs on the large early maps; the GEMM path wins for the small late 1x1 convs
+        return (_ONEDNN_CONV_GELU and x.device.type == 'cpu' and x.dtype == torch.float32
+                and not torch.is_grad_enabled() and (self.groups > 1 or x.shape[-2] * x.shape[-1] >= 28 * 28))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gelu and not torch.jit.is_scripting() and self._onednn_gelu(x):
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups, 'gelu', [], 'none')
+        x = self._conv(x)
+        return _gelu_(x) if self.gelu else x
 
 
 @torch.no_grad()
-def _scale_out_channels(conv: nn.Conv2d, scale: torch.Tensor) -> nn.Conv2d:
-    """Fold a per-output-channel multiplier (a layer scale) into ``conv`` in place."""
-    scale = scale.reshape(-1)
-    conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
-    conv.bias.mul_(scale)
-    return conv
-
-
-def _fold_sequential(seq: nn.Sequential, keep_positions: bool = False) -> nn.Sequential:
-    """Fold every Conv2d -> BatchNorm2d pair of ``seq``. ``keep_positions`` leaves an Identity where the BN was,
-    so numbered children keep their index."""
-    children = list(seq.children())
-    out = []
-    i = 0
-    while i < len(children):
-        child = children[i]
-        nxt = children[i + 1] if i + 1 < len(children) else None
-        if isinstance(child, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d):
-            out.append(fuse_conv_bn(child, nxt))
-            if keep_positions:
-                out.append(nn.Identity())
-            i += 2
-        else:
-            out.append(child)
-            i += 1
-    return nn.Sequential(*out)
+def _fused(
+        conv: nn.Conv2d,
+        bn: Optional[nn.BatchNorm2d] = None,
+        gelu: bool = False,
+        scale: Optional[torch.Tensor] = None,
+) -> DeployConv2d:
+    """``conv`` with ``bn`` folded in and its output channels multiplied by ``scale`` (a layer scale)."""
+    folded = fuse_conv_bn(conv, bn) if bn is not None else conv
+    out = DeployConv2d(
+        folded.in_channels, folded.out_channels, folded.kernel_size, stride=folded.stride, padding=folded.padding,
+        dilation=folded.dilation, groups=folded.groups, bias=True, gelu=gelu,
+        device=folded.weight.device, dtype=folded.weight.dtype)
+    weight = folded.weight.detach().clone()
+    bias = folded.bias.detach().clone() if folded.bias is not None else torch.zeros_like(out.bias)
+    if scale is not None:
+        weight.mul_(scale.reshape(-1, 1, 1, 1))
+        bias.mul_(scale.reshape(-1))
+    if not out.pointwise:
+        weight = weight.contiguous(memory_format=torch.channels_last)
+    out.weight = nn.Parameter(weight, requires_grad=conv.weight.requires_grad)
+    out.bias.copy_(bias)
+    return out
 
 
 class Residual(nn.Module):
-    """Deploy form of a pre-folded residual branch: ``x + branch(x)``."""
+    """Deploy form of a residual branch whose layer scale is folded: ``x + branch(x)``."""
 
-    def __init__(self, branch: nn.Module):
+    def __init__(self, *branch: nn.Module):
         super().__init__()
-        self.branch = branch
+        self.branch = nn.Sequential(*branch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.branch(x)
+        return self.branch(x).add_(x)  # the branch output is a fresh tensor: add in place
 
 
 class ParallelSum(nn.Module):
@@ -106,7 +174,7 @@ class ParallelSum(nn.Module):
         self.b = b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.a(x) + self.b(x)
+        return self.a(x).add_(self.b(x))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -132,7 +200,7 @@ class Stem(nn.Module):
         return self.stem(x)
 
     def fuse(self) -> nn.Sequential:
-        return _fold_sequential(self.stem)
+        return nn.Sequential(_fused(self.stem[0], self.stem[1], gelu=True), _fused(self.stem[3], self.stem[4], gelu=True))
 
 
 class Downsample(nn.Module):
@@ -145,8 +213,8 @@ class Downsample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)
 
-    def fuse(self) -> nn.Conv2d:
-        return fuse_conv_bn(self.conv[0], self.conv[1])
+    def fuse(self) -> DeployConv2d:
+        return _fused(self.conv[0], self.conv[1])
 
 
 class DepthwiseSeparable(nn.Module):
@@ -183,12 +251,12 @@ class InvertedResidual(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.drop_path(self.layer_scale_1 * self.dws(x))
 
-    @torch.no_grad()
     def fuse(self) -> Residual:
         d = self.dws
-        project = _scale_out_channels(fuse_conv_bn(d.pw2, d.norm3), self.layer_scale_1)
-        return Residual(nn.Sequential(
-            fuse_conv_bn(d.pw1, d.norm1), nn.GELU(), fuse_conv_bn(d.dw, d.norm2), nn.GELU(), project))
+        return Residual(
+            _fused(d.pw1, d.norm1, gelu=True),
+            _fused(d.dw, d.norm2, gelu=True),
+            _fused(d.pw2, d.norm3, scale=self.layer_scale_1))
 
 
 class RepCPE(nn.Module):
@@ -202,12 +270,9 @@ class RepCPE(nn.Module):
         return self.pe(x) + x
 
     @torch.no_grad()
-    def fuse(self) -> nn.Conv2d:
-        conv = nn.Conv2d(
-            self.pe.in_channels, self.pe.out_channels, self.pe.kernel_size, padding=self.pe.padding,
-            groups=self.pe.groups, device=self.pe.weight.device, dtype=self.pe.weight.dtype)
-        conv.weight.copy_(self.pe.weight + _identity_kernel(self.pe.weight))
-        conv.bias.copy_(self.pe.bias)
+    def fuse(self) -> DeployConv2d:
+        conv = _fused(self.pe)
+        conv.weight.add_(_identity_kernel(conv.weight))  # the skip is the centre tap of a depthwise kernel
         return conv
 
 
@@ -232,7 +297,7 @@ class DilatedConv(nn.Module):
         return self.nn(x) + self.nn_2(x)
 
     def fuse(self) -> ParallelSum:
-        return ParallelSum(_fold_sequential(self.nn), _fold_sequential(self.nn_2))
+        return ParallelSum(_fused(self.nn[0], self.nn[1], gelu=True), _fused(self.nn_2[0], self.nn_2[1], gelu=True))
 
 
 class MLDC(nn.Module):
@@ -248,10 +313,12 @@ class MLDC(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.graph_conv(self.fc1(self.cpe(x))))
 
-    def fuse_with_scale(self, scale: torch.Tensor) -> nn.Sequential:
-        project = _scale_out_channels(fuse_conv_bn(self.fc2[0], self.fc2[1]), scale)
-        return nn.Sequential(
-            self.cpe.fuse(), fuse_conv_bn(self.fc1[0], self.fc1[1]), self.graph_conv.fuse(), project)
+    def fuse_with_scale(self, scale: torch.Tensor) -> Residual:
+        return Residual(
+            self.cpe.fuse(),
+            _fused(self.fc1[0], self.fc1[1]),
+            self.graph_conv.fuse(),
+            _fused(self.fc2[0], self.fc2[1], scale=scale))
 
 
 class ConvFFN(nn.Module):
@@ -275,10 +342,11 @@ class ConvFFN(nn.Module):
         x = self.act(self.norm2(self.fc1(x)))
         return self.norm3(self.fc2(x))
 
-    def fuse_with_scale(self, scale: torch.Tensor) -> nn.Sequential:
-        project = _scale_out_channels(fuse_conv_bn(self.fc2, self.norm3), scale)
-        return nn.Sequential(
-            fuse_conv_bn(self.conv.conv, self.norm1), fuse_conv_bn(self.fc1, self.norm2), nn.GELU(), project)
+    def fuse_with_scale(self, scale: torch.Tensor) -> Residual:
+        return Residual(
+            _fused(self.conv.conv, self.norm1),
+            _fused(self.fc1, self.norm2, gelu=True),
+            _fused(self.fc2, self.norm3, scale=scale))
 
 
 class MldcBlock(nn.Module):
@@ -297,11 +365,8 @@ class MldcBlock(nn.Module):
         x = x + self.drop_path(self.layer_scale_1 * self.mixer(x))
         return x + self.drop_path(self.layer_scale_2 * self.ffn(x))
 
-    @torch.no_grad()
     def fuse(self) -> nn.Sequential:
-        return nn.Sequential(
-            Residual(self.mixer.fuse_with_scale(self.layer_scale_1)),
-            Residual(self.ffn.fuse_with_scale(self.layer_scale_2)))
+        return nn.Sequential(self.mixer.fuse_with_scale(self.layer_scale_1), self.ffn.fuse_with_scale(self.layer_scale_2))
 
 
 class PreLogits(nn.Sequential):
@@ -318,7 +383,8 @@ class PreLogits(nn.Sequential):
         )
 
     def fuse(self) -> nn.Sequential:
-        return _fold_sequential(self, keep_positions=True)  # index 0 stays the pool for reset_classifier
+        # same indices as before (pool at 0) so reset_classifier / prune_intermediate_layers still apply
+        return nn.Sequential(self[0], _fused(self[1], self[2], gelu=True), nn.Identity(), nn.Identity(), self[4])
 
 
 def _make_pool(pool_type: str) -> nn.Module:
