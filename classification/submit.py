@@ -47,7 +47,7 @@ class Trainer:
 
     def __call__(self) -> int:
         import submitit
-        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
         from classification import main
         code = main.main(self.main_argv)
         if code:

@@ -197,7 +197,8 @@ def test_multinode_mpi_without_master_addr_is_a_one_line_error(monkeypatch):
 def test_two_process_ddp_trains_and_eval_counts_exactly(dataset, tmp_path):
     out = tmp_path / 'ddp'
     env = dict(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()), WORLD_SIZE='2')
-    argv = base_argv(dataset, out, '--epochs', '4', '--lr', '0.02')
+    argv = base_argv(dataset, out, '--epochs', '4', '--lr', '0.02', '--amp', '--amp-dtype', 'bfloat16',
+                     '--channels-last')
     procs = [fork_main(argv, dict(env, RANK=str(r), LOCAL_RANK=str(r))) for r in range(2)]
     for p in procs:
         p.join(240)
@@ -207,7 +208,8 @@ def test_two_process_ddp_trains_and_eval_counts_exactly(dataset, tmp_path):
     assert log[-1]['train_loss'] < 0.8 * log[0]['train_loss'], [r['train_loss'] for r in log]
     # --eval of the saved checkpoint on 2 ranks: 23 val images split 12/11, counted once each
     env['MASTER_PORT'] = str(free_port())
-    eval_argv = base_argv(dataset, out, '--eval', '--resume', out / 'checkpoint-last.pth')
+    eval_argv = base_argv(dataset, out, '--eval', '--resume', out / 'checkpoint-last.pth', '--amp',
+                          '--channels-last')
     procs = [fork_main(eval_argv, dict(env, RANK=str(r), LOCAL_RANK=str(r))) for r in range(2)]
     for p in procs:
         p.join(120)
@@ -434,3 +436,40 @@ def test_distilled_student_with_a_teacher_checkpoint(dataset, trained, tmp_path)
     assert run_main(argv) == 0
     record = read_log(tmp_path / 'kd')[0]
     assert record['train_loss'] > 0 and record['val_acc1'] >= 0
+
+
+def test_submitit_job_runs_main_and_requeues_with_resume_auto(dataset, tmp_path):
+    from classification import submit
+    saved = dict(os.environ)
+    try:  # the debug cluster runs the job in this process; the rank variables it exports are undone below
+        job = submit.main(['--cluster', 'debug', '--ngpus', '1', '--job-dir', str(tmp_path / 'jobs'), '--',
+                           *base_argv(dataset, tmp_path / 'run', '--epochs', '1')])
+        assert job.result() == 0
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert [r['epoch'] for r in read_log(tmp_path / 'run')] == [0]
+    requeued = submit.Trainer(['--model', 'm', '--resume', 'x.pth', '--epochs', '3']).checkpoint()
+    assert requeued.function.main_argv == ['--model', 'm', '--epochs', '3', '--resume', 'auto']
+
+
+@pytest.mark.parametrize('model_name, keys, wrapper', [('repnext_m0', 'repnext_m0', 'model'),
+                                                        ('rexnet_100', 'rexnet_100_official', None)])
+def test_finetune_from_an_official_file_with_a_new_head(model_name, keys, wrapper, tmp_path):
+    """The authors' layout (remapped by the family's filter), both distillation heads re-initialised."""
+    if model_name.split('_')[0] not in families.LOADED:
+        pytest.skip(f'models/{model_name.split("_")[0]}.py is not importable yet')
+    from classification.modeling import classifier_prefixes, finetune_from
+    from official_layout import read_key_list, save_official_checkpoint, synthetic_state_dict
+    path = save_official_checkpoint(str(tmp_path / 'official.pth'), synthetic_state_dict(read_key_list(keys)),
+                                    wrapper=wrapper)
+    reference = timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay=dict(file=path))
+    model = timm.create_model(model_name, num_classes=8)
+    reinit = finetune_from(model, path)
+    heads = classifier_prefixes(model)
+    assert reinit and all(k.startswith(heads) for k in reinit)
+    assert len(reinit) == 2 * len(heads)  # weight and bias of every classifier
+    ref = reference.state_dict()
+    for key, value in model.state_dict().items():
+        if not key.startswith(heads):
+            assert torch.equal(value, ref[key]), key
