@@ -200,21 +200,21 @@ class ChunkConv(nn.Module):
 
 class FusedChunkConv(nn.Module):
     """Deploy form of :class:`ChunkConv`: the folded small (3x3) and medium (7x7) quarters run as ONE 7x7 depthwise
-    conv over both (half the oneDNN calls; each costs far more than its few MACs at these sizes). The 3x3 kernel is
-    zero-padded at call time, so the stored weights stay the folded 3x3 and 7x7."""
+    conv over both (half the oneDNN calls; at these sizes each call costs far more than its MACs). The 3x3 kernel is
+    zero-padded at call time, so the stored weights stay the folded 3x3 and 7x7 kernels."""
 
     def __init__(self, conv_s: nn.Conv2d, conv_m: nn.Conv2d, conv_l: nn.Sequential):
         super().__init__()
         self.quarter = conv_s.out_channels
-        self.conv_s = conv_s
-        self.conv_m = conv_m
+        self.weight_s = nn.Parameter(conv_s.weight.detach().clone())
+        self.weight_m = nn.Parameter(conv_m.weight.detach().clone())
+        self.bias_sm = nn.Parameter(torch.cat((_bias(conv_s), _bias(conv_m))).detach())
         self.conv_l = conv_l
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q = self.quarter
-        weight = torch.cat((F.pad(self.conv_s.weight, (2, 2, 2, 2)), self.conv_m.weight))
-        bias = torch.cat((self.conv_s.bias, self.conv_m.bias))
-        small_medium = F.conv2d(x[:, q:3 * q], weight, bias, padding=3, groups=2 * q)
+        weight = torch.cat((F.pad(self.weight_s, (2, 2, 2, 2)), self.weight_m))
+        small_medium = F.conv2d(x[:, q:3 * q], weight, self.bias_sm, padding=3, groups=2 * q)
         return torch.cat((x[:, :q], small_medium, self.conv_l(x[:, 3 * q:])), dim=1)
 
 
