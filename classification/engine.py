@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 from tqdm import tqdm
 
-from timm.utils import dispatch_clip_grad
+from timm.utils import dispatch_clip_grad, unwrap_model
 
 from .distributed import all_reduce_sum
 from .errors import NaNLossError
@@ -99,8 +99,8 @@ def train_one_epoch(model: nn.Module, criterion: nn.Module, loader: Iterable, op
                 optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             num_updates += 1
-            if opt.model_ema is not None:
-                opt.model_ema.update(model, step=num_updates)
+            if opt.model_ema is not None:  # EMA of the plain module (not the DDP / compiled wrapper)
+                opt.model_ema.update(unwrap_model(model), step=num_updates)
             if opt.lr_scheduler is not None:
                 opt.lr_scheduler.step_update(num_updates=num_updates)
 

@@ -144,7 +144,7 @@ def train(args, env: DistEnv, model, train_set, val_set, num_classes: int, dcfg:
             say(env, 'note: --sync-bn ignored (needs more than one GPU process)')
     model_ema = ModelEmaV3(model, decay=args.model_ema_decay, use_warmup=args.model_ema_warmup) \
         if args.model_ema else None
-    distilled = modeling.set_distilled_training(model, args.distillation_type != 'none')
+    distilled = args.distillation_type != 'none' and modeling.set_distilled_training(model, True)
     teacher = modeling.build_teacher(args, num_classes, device)
     train_model = model
     if env.distributed:
@@ -198,13 +198,12 @@ def train(args, env: DistEnv, model, train_set, val_set, num_classes: int, dcfg:
         if len(state['rng']) != env.world_size:
             say(env, f'note: checkpoint written by {len(state["rng"])} ranks, resuming on {env.world_size}; '
                      f'random streams will differ from an uninterrupted run')
-        ckpt.restore_rng(state['rng'][env.rank % len(state['rng'])])
         say(env, f'resumed from {path} at epoch {start_epoch}')
 
     say(env, f'[train] {args.model}: {modeling.count_parameters(model) / 1e6:.2f}M params, {num_classes} classes, '
              f'{len(train_set)} train / {len(val_set)} val images, {env.world_size} process(es) ({env.launcher}), '
              f'global batch {global_batch}, lr {lr:.3g}, {total_epochs} epochs'
-             + (', distilled heads' if distilled else ''))
+             + (', distillation head trained against the teacher' if distilled else ''))
     log = RunLog(args.output_dir, env.is_main, history, args.tensorboard)
     options = StepOptions(device=device, accum_steps=args.grad_accum_steps, amp_dtype=amp_dtype, scaler=scaler,
                           clip_grad=args.clip_grad, clip_mode=args.clip_mode, channels_last=args.channels_last,
@@ -212,6 +211,8 @@ def train(args, env: DistEnv, model, train_set, val_set, num_classes: int, dcfg:
                           lr_scheduler=scheduler if args.sched_on_updates else None,
                           progress=env.is_main and args.progress, log_interval=args.log_interval)
     last_path = os.path.join(args.output_dir, ckpt.LAST)
+    if state is not None:  # last thing before the loop: nothing may draw random numbers in between
+        ckpt.restore_rng(state['rng'][env.rank % len(state['rng'])])
     try:
         for epoch in range(start_epoch, total_epochs):
             epoch_start = time.time()

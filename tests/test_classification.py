@@ -429,11 +429,12 @@ def test_distillation_losses():
 
 
 @pytest.mark.skipif('rapidnet' not in families.LOADED, reason='models/rapidnet.py not importable yet')
-def test_distilled_student_with_a_teacher_checkpoint(dataset, trained, tmp_path):
+def test_distilled_student_with_a_teacher_checkpoint(dataset, trained, tmp_path, capsys):
     """RapidNet's two heads train against labels and a teacher loaded from one of our checkpoints."""
     argv = base_argv(dataset, tmp_path / 'kd', '--model', 'rapidnet_ti', '--epochs', '1', '--distillation-type',
                      'hard', '--teacher-model', MODEL, '--teacher-path', os.path.join(trained, ckpt.LAST))
     assert run_main(argv) == 0
+    assert 'distillation head trained against the teacher' in capsys.readouterr().out
     record = read_log(tmp_path / 'kd')[0]
     assert record['train_loss'] > 0 and record['val_acc1'] >= 0
 
