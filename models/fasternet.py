@@ -10,9 +10,11 @@ urls) and adds what timm lacks:
 * ``output_norms=True``: the BatchNorm that the official ``fork_feat`` backbone puts on every dense output, under
   the official key names ``norm0 / norm2 / norm4 / norm6`` (indices of the official interleaved ``stages``
   Sequential), applied by ``forward_intermediates`` and therefore by ``features_only`` models;
-* a deploy form reached through ``timm.utils.reparameterize_model``: conv-BN folding everywhere, and blocks that
-  run their 1x1 convs as matmuls on a channels-last buffer with the partial conv written in place ("slicing")
-  without the full copy of the official code (see :class:`FasterNetDeployBlock`);
+* a deploy form reached through ``timm.utils.reparameterize_model``: conv-BN folding everywhere; each stage keeps
+  one channels-last buffer that its blocks update in place, the 1x1 convs run as matmuls (the residual add inside
+  the second one) and the partial conv is written in place over the first channels ("slicing") without the
+  whole-input copy of the official code and without corrupting the shortcut (:class:`FasterNetStage`,
+  :class:`FasterNetDeployBlock`);
 * ``pconv_fw_type='slicing'`` that falls back to ``split_cat`` whenever autograd needs the graph (the official
   slicing form fails in backward).
 
@@ -40,7 +42,7 @@ from timm.models._features import FeatureGetterNet, feature_take_indices
 from ._blocks import fuse_conv_bn
 from ._checkpoint import build_model, check_state_dict, classifier_prefixes
 
-__all__ = ['FasterNet', 'FasterNetDeployBlock', 'checkpoint_filter_fn', 'remap_official_state_dict']
+__all__ = ['FasterNet', 'FasterNetStage', 'FasterNetDeployBlock', 'checkpoint_filter_fn', 'remap_official_state_dict']
 
 _logger = logging.getLogger(__name__)
 
@@ -124,7 +126,8 @@ class FasterNetDeployBlock(nn.Module):
         pconv = block.spatial_mixing.partial_conv3
         deploy = cls(conv1.in_channels, pconv.in_channels, conv1.out_channels, act,
                      device=conv1.weight.device, dtype=conv1.weight.dtype)
-        deploy.partial_conv3.weight.copy_(pconv.weight)
+        # stored channels-last like its input, so the conv does not re-layout the weight on every call
+        deploy.partial_conv3.weight.data = pconv.weight.detach().clone(memory_format=torch.channels_last)
         fused = fuse_conv_bn(conv1, norm)
         deploy.fc1.weight.copy_(fused.weight.flatten(1))
         deploy.fc1.bias.copy_(fused.bias)
@@ -166,24 +169,29 @@ class FasterNetDeployBlock(nn.Module):
 
 
 class PatchMergingMatmul(nn.Linear):
-    """Inference form of :class:`PatchMerging` on NHWC tensors: the 2x2 stride-2 conv (BN folded) as one matmul
-    over gathered 2x2 patches (weight ordered ``(row, column, channel)``)."""
+    """Inference form of :class:`PatchMerging` on NHWC tensors: the k x k stride-k conv (BN folded) as one matmul
+    over gathered k x k patches (weight ordered ``(row, column, channel)``)."""
+    patch_size: int = 2
 
     @classmethod
     @torch.no_grad()
     def from_merging(cls, merging: timm_fasternet.PatchMerging) -> 'PatchMergingMatmul':
         conv = merging.fuse() if isinstance(merging, PatchMerging) else merging.reduction
-        assert conv.kernel_size == conv.stride == (2, 2) and conv.padding == (0, 0), 'expects 2x2 / stride 2'
+        k = conv.kernel_size[0]
+        if conv.kernel_size != (k, k) or conv.stride != (k, k) or conv.padding != (0, 0):
+            raise NotImplementedError(f'patch merging as a matmul needs kernel == stride, got {conv}')
         out_chs, in_chs = conv.weight.shape[:2]
-        layer = cls(4 * in_chs, out_chs, device=conv.weight.device, dtype=conv.weight.dtype)
-        layer.weight.copy_(conv.weight.permute(0, 2, 3, 1).reshape(out_chs, 4 * in_chs))
+        layer = cls(k * k * in_chs, out_chs, device=conv.weight.device, dtype=conv.weight.dtype)
+        layer.patch_size = k
+        layer.weight.copy_(conv.weight.permute(0, 2, 3, 1).reshape(out_chs, k * k * in_chs))
         layer.bias.copy_(conv.bias if conv.bias is not None else 0.)
         return layer.train(merging.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, h, w, c = x.shape
-        h, w = h // 2, w // 2  # a stride-2 conv drops an odd last row / column
-        patches = x[:, :2 * h, :2 * w].reshape(n, h, 2, w, 2, c).permute(0, 1, 3, 2, 4, 5).reshape(n, h, w, 4 * c)
+        k = self.patch_size
+        h, w = h // k, w // k  # a stride-k conv drops the incomplete last rows / columns
+        patches = x[:, :k * h, :k * w].reshape(n, h, k, w, k, c).permute(0, 1, 3, 2, 4, 5).reshape(n, h, w, k * k * c)
         return F.linear(patches, self.weight, self.bias)
 
 
