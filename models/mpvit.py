@@ -463,18 +463,19 @@ class MHCAStageDeploy(nn.Module):
         aggregate = fuse_conv_bn(stage.aggregate.conv, stage.aggregate.bn)
         dim = aggregate.in_channels // (len(encoders) + 1)
         weight = aggregate.weight.detach().flatten(1)
-        self.conv_weight = nn.Parameter(weight[:, :dim].clone())
-        self.paths_weight = nn.Parameter(weight[:, dim:].t().contiguous())
-        self.bias = nn.Parameter(aggregate.bias.detach().clone())
+        self.aggregate_conv_weight = nn.Parameter(weight[:, :dim].clone())  # columns of the InvRes channels
+        self.aggregate_paths_weight = nn.Parameter(weight[:, dim:].t().contiguous())
+        self.aggregate_bias = nn.Parameter(aggregate.bias.detach().clone())
         self.act = stage.aggregate.act
 
     def forward(self, inputs: List[torch.Tensor]) -> torch.Tensor:
         B, C, H, W = inputs[0].shape
-        conv = F.linear(_to_tokens(self.InvRes(inputs[0])).reshape(B * H * W, C), self.conv_weight, self.bias)
+        conv = F.linear(_to_tokens(self.InvRes(inputs[0])).reshape(B * H * W, C), self.aggregate_conv_weight,
+                        self.aggregate_bias)
         x = torch.stack([_to_tokens(t) for t in inputs], dim=2).view(B * H * W, len(inputs), C)
         for block in self.blocks:
             x = block(x, H, W)
-        out = torch.addmm(conv, x.view(B * H * W, -1), self.paths_weight)
+        out = torch.addmm(conv, x.view(B * H * W, -1), self.aggregate_paths_weight)
         return self.act(_to_image(out.view(B, H * W, -1), H, W))
 
 
