@@ -9,7 +9,8 @@ timm already implements ReXNet-V1 (``timm.models.rexnet``); this module adds wha
 * loading of the authors' ``.pth`` files (``rexnetv1_1.0.pth``, ``rexnet_lite_1.0.pth``, ...; plain state_dicts in a
   flat ``features.N`` layout) through ``checkpoint_filter_fn``, which maps them key by key onto timm's layout;
   timm's own hub files keep loading unchanged;
-* conv-BN folding through ``timm.utils.reparameterize_model`` (eval-only deploy form);
+* conv-BN folding through ``timm.utils.reparameterize_model`` (eval-only deploy form; its conv weights are stored
+  channels_last, so the deployed network runs NHWC on CPU: same values, ~25-40% lower latency);
 * ``features_only=True`` defaulting to the stride 4, 8, 16, 32 levels (see below).
 
 timm's ``rexnet_100/130/150/200/300`` are re-registered here with the same classes, keys, cfgs and hub weights; the
@@ -19,7 +20,8 @@ starting at stride 2). ``feature_info`` itself is timm's, so ``out_indices=(1, 2
 4/8/16/32 for every ReXNet and ReXNet-lite variant (``out_indices=(0, ..., 4)`` still gives timm's five).
 
 Behaviour vs. the official code (same function unless noted):
-* the partial residual (official: in place, ``out[:, :C_in] += x``) is timm's out-of-place slice + cat; same values;
+* the partial residual (official: in place, ``out[:, :C_in] += x``) is timm's out-of-place slice + cat in the
+  training form and in place again in the deploy form; same values;
 * stochastic depth (``drop_path_rate``, timm's linear rule) exists only here; the official code has none;
 * ReXNet-lite's head: official ``avgpool`` + ``output`` Sequential of 1x1 convs becomes ``head.hidden``
   (1x1 conv + BN + ReLU6) and a ``Linear`` ``head.fc``; the checkpoint's 4-D classifier weight is reshaped.
@@ -76,7 +78,7 @@ class FoldableConvNormAct(ConvNormAct):
         conv = fuse_conv_bn(self.conv, self.bn)
         # oneDNN picks NHWC whenever the weight is NHWC, and NHWC depthwise/1x1 convs are ~25% faster on CPU;
         # the network then runs NHWC end to end (outputs keep their NCHW shape, only the strides differ)
-        conv.weight.data = conv.weight.data.contiguous(memory_format=torch.channels_last)
+        conv.weight = nn.Parameter(conv.weight.detach().contiguous(memory_format=torch.channels_last))
         return ConvAct(conv, self.bn.act)
 
 
@@ -90,9 +92,35 @@ class FoldableSEModule(SEModule):
             self.bn = nn.Identity()
 
 
+class DeployableBottleneck(LinearBottleneck):
+    """timm's ``LinearBottleneck``; once reparameterized (inference only) it works in place like the official
+    block: the depthwise activation overwrites its input and the partial residual is ``x[:, :C_in] += shortcut``
+    instead of timm's slice + ``torch.cat`` copy of the whole output (fewer full-size tensors per block)."""
+
+    deployed = False
+
+    def reparameterize(self) -> None:
+        self.act_dw.inplace = True  # its input (dw conv or SE product) is a fresh tensor
+        self.deployed = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.deployed and self.use_shortcut):
+            return super().forward(x)
+        shortcut = x
+        if self.conv_exp is not None:
+            x = self.conv_exp(x)
+        x = self.conv_dw(x)
+        if self.se is not None:
+            x = self.se(x)
+        x = self.conv_pwl(self.act_dw(x))
+        x[:, :self.in_channels] += shortcut  # x is the projection conv's own output
+        return x
+
+
 _FOLDABLE_TYPES = {
     ConvNormAct: FoldableConvNormAct,
     SEModule: FoldableSEModule,
+    LinearBottleneck: DeployableBottleneck,
 }
 
 
