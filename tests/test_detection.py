@@ -9,10 +9,16 @@ import torch
 pytest.importorskip('mmcv.ops', reason='mmcv with compiled ops is required (tests/test_mm_stack.py)')
 
 from dense_helpers import (build_on_meta, family_available, key_list_exists, official_backbone,  # noqa: E402
-                           paper_configs, train_losses, unique_name)
+                           one_thread, paper_configs, train_losses, unique_name)
 from models._checkpoint import CheckpointError  # noqa: E402
 
 SYNTHETIC_CONFIG = 'configs/detection/synthetic/mask-rcnn_fasternet-t0_fpn_synthetic.py'
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _single_thread():
+    with one_thread():
+        yield
 
 
 @pytest.fixture(scope='module')
@@ -32,7 +38,7 @@ def trained(synthetic_coco, tmp_path_factory):
     work_dir = str(tmp_path_factory.mktemp('work'))
     runner = mm_runner.run_train('detection', [
         SYNTHETIC_CONFIG, '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_iters=6',
-        'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1',
+        'train_cfg.val_begin=100', 'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1',
         'param_scheduler.0.start_factor=1.0', f'experiment_name={unique_name("det_train")}'])
     return runner, work_dir
 
@@ -77,6 +83,32 @@ def test_frozen_stages_and_norm_eval():
     bns = [m for m in backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     assert bns and all(isinstance(m, torch.nn.SyncBatchNorm) and not m.training for m in bns)
     assert all(p.requires_grad for p in backbone.parameters())
+
+
+# (timm name, model kwargs) -> (parameters, state_dict keys) of the authors' dense backbones (research notes:
+# rapidnet_{m,b}_feat, RepNeXt detection/repnext.py, FasterNet fork_feat with norm0/2/4/6, MPViT detectron2/mmseg)
+OFFICIAL_DENSE_BACKBONES = {
+    ('rapidnet_m', ()): (16_113_120, 743), ('rapidnet_b', ()): (28_696_704, 743),
+    ('repnext_m3', ()): (7_438_512, 930), ('repnext_m4', ()): (13_052_432, 1632), ('repnext_m5', ()): (21_424_300, 2100),
+    ('fasternet_s', ('output_norms',)): (28_593_152, 188), ('fasternet_m', ('output_norms',)): (50_770_224, 268),
+    ('fasternet_l', ('output_norms',)): (90_223_872, 268),
+    ('mpvit_tiny', ()): (5_626_736, 871), ('mpvit_xsmall', ()): (10_316_448, 871),
+    ('mpvit_small', ()): (22_603_400, 1261), ('mpvit_base', ()): (74_364_976, 1417),
+}
+
+
+@pytest.mark.parametrize('name, flags', sorted(OFFICIAL_DENSE_BACKBONES))
+def test_backbone_matches_official_dense_backbone(name, flags):
+    """Same parameter and key counts as the authors' mmdet / detectron2 backbones (so their files load strictly)."""
+    if not family_available(name):
+        pytest.skip(f'{name} not registered')
+    from dense_helpers import empty_weights
+
+    from models.mm import TimmFeatureBackbone
+    with empty_weights():
+        backbone = TimmFeatureBackbone(name, model_kwargs={flag: True for flag in flags})
+    params = sum(p.numel() for p in backbone.parameters())
+    assert (params, len(backbone.state_dict())) == OFFICIAL_DENSE_BACKBONES[(name, flags)]
 
 
 # ----------------------------------------------------------------------------------------------------- configs
@@ -131,7 +163,7 @@ def test_resume_from_iteration_checkpoint(trained, tmp_path):
     checkpoint = os.path.join(work_dir, 'iter_3.pth')
     resumed = mm_runner.run_train('detection', [
         SYNTHETIC_CONFIG, '--work-dir', str(tmp_path), '--resume', checkpoint, '--cfg-options',
-        'train_cfg.max_iters=5', 'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=5',
+        'train_cfg.max_iters=5', 'train_cfg.val_begin=100', 'default_hooks.checkpoint.interval=5',
         'default_hooks.logger.interval=1', 'param_scheduler.0.start_factor=1.0',
         f'experiment_name={unique_name("det_resume")}'])
     assert resumed.iter == 5
@@ -189,7 +221,9 @@ def _roundtrip(model, foreign: dict, tmp_path, expect: dict):
 
 
 def _heads(model) -> dict:
-    return {k: v.clone() + 0.5 for k, v in model.state_dict().items() if not k.startswith('backbone.')}
+    """The model's own neck / head tensors, shifted so that a load that skipped them would be noticed."""
+    return {k: v + 0.5 if v.is_floating_point() else v.clone() for k, v in model.state_dict().items()
+            if not k.startswith('backbone.')}
 
 
 @pytest.mark.skipif(not (family_available('rapidnet_m') and key_list_exists('rapidnet_m')),
@@ -269,7 +303,7 @@ def test_authors_detectron2_checkpoint_mpvit(path, retina, tmp_path):
     """MPViT's releases are detectron2 files: renamed heads / FPN, and RetinaNet's anchor order differs."""
     from models.mm import load_dense_checkpoint
     model = _model(path)
-    expect = {k: v.clone() + 0.25 for k, v in model.state_dict().items()}
+    expect = {k: v + 0.25 if v.is_floating_point() else v.clone() for k, v in model.state_dict().items()}
     d2 = _to_detectron2(expect, retina, num_levels_start=3 if retina else 2)
     assert not any(k.startswith(('neck.', 'rpn_head.', 'roi_head.', 'bbox_head.')) for k in d2)
     file = str(tmp_path / 'd2.pth')
@@ -289,7 +323,7 @@ def test_overfit_synthetic_bbox_ap(synthetic_coco, tmp_path):
     train_set = os.path.join(synthetic_coco, 'coco')
     runner = mm_runner.run_train('detection', [
         SYNTHETIC_CONFIG, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_iters=400',
-        'train_cfg.val_interval=1000', 'param_scheduler.1.milestones=[300]',
+        'train_cfg.val_begin=100000', 'param_scheduler.1.milestones=[300]',
         'val_dataloader.dataset.ann_file=annotations/instances_train2017.json',
         'val_dataloader.dataset.data_prefix.img=train2017/',
         f'val_evaluator.ann_file={train_set}/annotations/instances_train2017.json',

@@ -2,6 +2,13 @@
 Mask R-CNN and a stock mmseg Semantic FPN (ResNet-18, random init, CPU). Nothing here uses the project's models."""
 import pytest
 import torch
+from dense_helpers import one_thread
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _single_thread():
+    with one_thread():
+        yield
 
 
 def test_mmcv_ops_nms_and_roi_align():
@@ -21,6 +28,16 @@ def test_mmcv_ops_nms_and_roi_align():
     assert torch.allclose(out.flatten(), torch.tensor([4.5, 6.5, 20.5, 22.5]))
 
 
+def _packaged_config(package: str, relative: str):
+    """A config shipped inside the installed mmdet / mmseg wheel (``<package>/.mim/configs``)."""
+    import importlib
+    import os
+
+    from mmengine.config import Config
+    root = os.path.dirname(importlib.import_module(package).__file__)
+    return Config.fromfile(os.path.join(root, '.mim', 'configs', relative))
+
+
 def _one_step(model, data) -> tuple:
     from mmengine.optim import OptimWrapper
     optim_wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
@@ -31,12 +48,11 @@ def _one_step(model, data) -> tuple:
 
 
 def test_stock_mmdet_mask_rcnn_r18_step():
-    from mmengine.config import Config
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
     from mmdet.utils import register_all_modules
     register_all_modules()
-    cfg = Config.fromfile('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')
+    cfg = _packaged_config('mmdet', 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')
     cfg.model.backbone.update(depth=18, init_cfg=None)
     cfg.model.neck.in_channels = [64, 128, 256, 512]
     torch.manual_seed(0)
@@ -56,13 +72,12 @@ def test_stock_mmdet_mask_rcnn_r18_step():
 
 
 def test_stock_mmseg_semantic_fpn_r18_step():
-    from mmengine.config import Config
     from mmengine.structures import PixelData
     from mmseg.registry import MODELS
     from mmseg.structures import SegDataSample
     from mmseg.utils import register_all_modules
     register_all_modules()
-    cfg = Config.fromfile('mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py')
+    cfg = _packaged_config('mmseg', 'sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py')
     cfg.model.pretrained = None
     cfg.model.backbone.update(depth=18, norm_cfg=dict(type='BN', requires_grad=True))
     cfg.model.neck.in_channels = [64, 128, 256, 512]

@@ -9,9 +9,15 @@ import torch
 pytest.importorskip('mmcv.ops', reason='mmcv with compiled ops is required (tests/test_mm_stack.py)')
 
 from dense_helpers import (build_on_meta, family_available, key_list_exists, official_backbone,  # noqa: E402
-                           paper_configs, train_losses, unique_name)
+                           one_thread, paper_configs, train_losses, unique_name)
 
 SYNTHETIC_CONFIG = 'configs/segmentation/synthetic/fpn_fasternet-t0_synthetic.py'
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _single_thread():
+    with one_thread():
+        yield
 
 
 @pytest.fixture(scope='module')
@@ -30,7 +36,7 @@ def trained(synthetic_ade, tmp_path_factory):
     work_dir = str(tmp_path_factory.mktemp('work'))
     runner = mm_runner.run_train('segmentation', [
         SYNTHETIC_CONFIG, '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_iters=6',
-        'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1',
+        'train_cfg.val_begin=100', 'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1',
         f'experiment_name={unique_name("seg_train")}'])
     return runner, work_dir
 
@@ -93,7 +99,7 @@ def test_resume_from_iteration_checkpoint(trained, tmp_path):
     runner, work_dir = trained
     resumed = mm_runner.run_train('segmentation', [
         SYNTHETIC_CONFIG, '--work-dir', str(tmp_path), '--resume', os.path.join(work_dir, 'iter_3.pth'),
-        '--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_interval=100',
+        '--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_begin=100',
         'default_hooks.checkpoint.interval=4', f'experiment_name={unique_name("seg_resume")}'])
     assert resumed.iter == 4
     assert train_losses(resumed)[:3] == pytest.approx(train_losses(runner)[:3])
@@ -123,7 +129,8 @@ def test_authors_mmseg0_checkpoint_repnext(tmp_path):
     register_all_modules()
     model = MODELS.build(_cfg('configs/segmentation/repnext/fpn_repnext-m3_4xb4-80k_ade20k-512x512.py').model)
     backbone = official_backbone('repnext_m3', drop_prefixes=('head.',))
-    heads = {k: v.clone() + 0.5 for k, v in model.state_dict().items() if not k.startswith('backbone.')}
+    heads = {k: v + 0.5 if v.is_floating_point() else v.clone() for k, v in model.state_dict().items()
+             if not k.startswith('backbone.')}
     path = str(tmp_path / 'repnext_m3_ade20k.pth')
     torch.save({'meta': {'mmseg_version': '0.30.0', 'iter': 80000},
                 'state_dict': {'backbone.' + k: v for k, v in backbone.items()} | heads}, path)
@@ -139,7 +146,7 @@ def test_overfit_synthetic_miou(synthetic_ade, tmp_path):
     from tools import mm_runner
     runner = mm_runner.run_train('segmentation', [
         SYNTHETIC_CONFIG, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_iters=300',
-        'train_cfg.val_interval=1000',
+        'train_cfg.val_begin=100000',
         'val_dataloader.dataset.data_prefix.img_path=images/training',
         'val_dataloader.dataset.data_prefix.seg_map_path=annotations/training',
         f'experiment_name={unique_name("seg_overfit")}'])
