@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.fx._symbolic_trace import is_fx_symbolic_tracing
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import DropPath, SelectAdaptivePool2d
@@ -61,17 +62,26 @@ _HEAD_PREFIXES = ('prediction.', 'head.', 'dist_head.')
 def _has_onednn_conv_gelu() -> bool:
     """oneDNN conv with a GELU post-op (the op PyTorch's Inductor uses on CPU); absent from builds without oneDNN."""
     try:
-        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_convolution_pointwise')
+        return _ONEDNN and hasattr(torch.ops.mkldnn, '_convolution_pointwise')
     except (AttributeError, RuntimeError):
         return False
 
 
+_ONEDNN = torch.backends.mkldnn.is_available()
 _ONEDNN_CONV_GELU = _has_onednn_conv_gelu()
+
+
+def _eager() -> bool:
+    """Plain eager execution: not TorchScript, not traced (ONNX export, torch.fx), not compiled or exported."""
+    if torch.jit.is_scripting():
+        return False
+    else:
+        return not (torch.jit.is_tracing() or is_fx_symbolic_tracing() or torch.compiler.is_compiling())
 
 
 def _gelu_(x: torch.Tensor) -> torch.Tensor:
     """GELU in place when autograd does not need the input (saves allocating a new activation map per call)."""
-    if torch.is_grad_enabled() and x.requires_grad:
+    if not _eager() or (torch.is_grad_enabled() and x.requires_grad):
         return F.gelu(x)
     return torch.ops.aten.gelu_(x)
 
@@ -81,14 +91,15 @@ class DeployConv2d(nn.Conv2d):
 
     Weights of the spatial convs are stored channels-last, so oneDNN runs the deployed network NHWC end to end
     (its depthwise kernels are ~30% faster NHWC); outputs keep their NCHW shape, only the strides differ.
-    * conv + GELU runs as one oneDNN primitive where that measured faster (see ``_onednn_gelu``), else GELU is
-      applied in place.
+    * conv + GELU runs as one oneDNN primitive where that measured faster (depthwise convs, 1x1 convs on maps of
+      28x28 and more), else GELU is applied in place.
     * 1x1 convs run as one GEMM on the NHWC buffer (or on the NCHW buffer at batch 1). PyTorch would send them to
       oneDNN with more than one thread, or to an unfold + GEMM with one.
     * Dilated convs call oneDNN directly (CPU float32, no autograd): PyTorch only uses oneDNN for a batch-1 dense
       conv whose input has more than 20480 elements, and the stage-3 maps at 224x224 (7x7) fall below that into an
       im2col kernel that is 2-5x slower.
-    Everything else (and TorchScript) is the plain conv. Results equal ``F.conv2d`` to float rounding.
+    Everything else (TorchScript, tracing for ONNX / torch.fx, GPU) is the plain conv. Results equal ``F.conv2d`` (+
+    GELU) to float rounding.
     """
 
     def __init__(self, *args, gelu: bool = False, **kwargs):
@@ -98,35 +109,41 @@ class DeployConv2d(nn.Conv2d):
                           and self.dilation == (1, 1) and self.groups == 1)
         self.dilated = self.dilation != (1, 1) and self.padding_mode == 'zeros'
 
-    def _conv(self, x: torch.Tensor) -> torch.Tensor:
-        if not torch.jit.is_scripting() and x.device.type == 'cpu':
-            if self.pointwise:
-                b, c, h, w = x.shape
-                weight = self.weight.reshape(self.out_channels, c)
-                if x.permute(0, 2, 3, 1).is_contiguous():  # NHWC buffer: (B*H*W, C) @ (C, O)
-                    y = torch.addmm(self.bias, x.permute(0, 2, 3, 1).reshape(-1, c), weight.t())
-                    return y.view(b, h, w, self.out_channels).permute(0, 3, 1, 2)
-                if b == 1 and x.is_contiguous():  # NCHW buffer: (O, C) @ (C, H*W)
-                    y = torch.addmm(self.bias.unsqueeze(1), weight, x.view(c, h * w))
-                    return y.view(1, self.out_channels, h, w)
-            if (self.dilated and x.dtype == torch.float32 and not torch.is_grad_enabled()
-                    and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled):
-                return torch.ops.aten.mkldnn_convolution(
-                    x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups)
-        return super().forward(x)
-
-    def _onednn_gelu(self, x: torch.Tensor) -> bool:
-        # measured on CPU: conv + GELU as one oneDNN primitive beats conv then GELU for the depthwise convs and for
-        # the 1x1 convs on the large early maps; the GEMM path wins for the small late 1x1 convs
-        return (_ONEDNN_CONV_GELU and x.device.type == 'cpu' and x.dtype == torch.float32
-                and not torch.is_grad_enabled() and (self.groups > 1 or x.shape[-2] * x.shape[-1] >= 28 * 28))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.gelu and not torch.jit.is_scripting() and self._onednn_gelu(x):
+        if torch.jit.is_scripting():
+            x = self._conv_forward(x, self.weight, self.bias)
+            return F.gelu(x) if self.gelu else x
+        else:
+            return self._forward_eager(x)
+
+    def _forward_eager(self, x: torch.Tensor) -> torch.Tensor:
+        fast = _eager() and x.device.type == 'cpu'
+        cpu_inference = (fast and x.dtype == torch.float32 and not torch.is_grad_enabled()
+                         and torch.backends.mkldnn.enabled)
+        if self.gelu and cpu_inference and _ONEDNN_CONV_GELU and (
+                self.groups > 1 or x.shape[-2] * x.shape[-1] >= 28 * 28):
+            # measured: conv + GELU as one oneDNN primitive beats conv then GELU for the depthwise convs and the
+            # 1x1 convs on the large early maps; the GEMM below wins for the small late 1x1 convs
             return torch.ops.mkldnn._convolution_pointwise(
                 x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups, 'gelu', [], 'none')
-        x = self._conv(x)
+        if fast and self.pointwise:
+            x = self._pointwise_gemm(x)
+        elif cpu_inference and self.dilated and _ONEDNN:
+            x = torch.ops.aten.mkldnn_convolution(
+                x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups)
+        else:
+            x = self._conv_forward(x, self.weight, self.bias)
         return _gelu_(x) if self.gelu else x
+
+    def _pointwise_gemm(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        weight = self.weight.reshape(self.out_channels, c)
+        if x.permute(0, 2, 3, 1).is_contiguous():  # NHWC buffer: (B*H*W, C) @ (C, O)
+            y = torch.addmm(self.bias, x.permute(0, 2, 3, 1).reshape(-1, c), weight.t())
+            return y.view(b, h, w, self.out_channels).permute(0, 3, 1, 2)
+        if b == 1 and x.is_contiguous():  # NCHW buffer: (O, C) @ (C, H*W)
+            return torch.addmm(self.bias.unsqueeze(1), weight, x.view(c, h * w)).view(1, self.out_channels, h, w)
+        return self._conv_forward(x, self.weight, self.bias)
 
 
 @torch.no_grad()

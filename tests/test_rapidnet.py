@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 import torch.nn as nn
+import torch.fx
 import torch.nn.functional as F
 import timm
 from timm.layers import DropPath
@@ -375,3 +376,15 @@ def test_deploy_conv_paths_match_reference():
         out.sum().backward()
         torch.testing.assert_close(out.detach(), ref, atol=1e-5, rtol=1e-5)
         assert x.grad is not None and math.isfinite(x.grad.sum().item())
+
+
+def test_deploy_form_scripts_and_traces(loaded):
+    """TorchScript, torch.jit.trace (the ONNX exporter's path) and torch.fx take the plain-conv path of the deployed
+    model and give the same logits."""
+    deployed = reparameterize_model(loaded('rapidnet_ti'))
+    x = reference_input(IMG, 2)
+    with torch.no_grad():
+        expected = deployed(x)
+        torch.testing.assert_close(torch.jit.script(deployed)(x), expected, atol=1e-4, rtol=0)
+        torch.testing.assert_close(torch.jit.trace(deployed, x)(x), expected, atol=1e-4, rtol=0)
+        torch.testing.assert_close(torch.fx.symbolic_trace(deployed)(x), expected, atol=1e-4, rtol=0)
