@@ -184,7 +184,8 @@ def build_test_parser(task: str) -> argparse.ArgumentParser:
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help="checkpoint: ours, or the authors' mmdet 2.x / mmseg 0.x / detectron2")
     parser.add_argument('--tta', action='store_true',
-                        help='test-time augmentation: flip (detection), multi-scale + flip (segmentation)')
+                        help='test-time augmentation: flip (detection, box-only detectors), multi-scale + flip '
+                             '(segmentation)')
     parser.add_argument('--out', help='detection: dump predictions to a .pkl; segmentation: write predictions '
                                       'to this directory')
     parser.add_argument('--show', action='store_true', help='show predictions in a window')
@@ -213,6 +214,8 @@ def _enable_tta(cfg, task: str) -> None:
         if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
             raise SystemExit('--tta needs tta_pipeline and tta_model in the config')
     else:
+        if cfg.model.get('roi_head', {}).get('mask_head'):
+            raise SystemExit("--tta: mmdet 3.3's DetTTAModel merges boxes only, so it cannot test a Mask R-CNN config")
         cfg.setdefault('tta_model', dict(type='DetTTAModel', tta_cfg=dict(
             nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)))
         if 'tta_pipeline' not in cfg:  # the test pipeline, once plain and once flipped
