@@ -6,7 +6,6 @@ models/fasternet.py; the detection backbone is the same class with ``fork_feat=T
 synthetic_state_dict(keys, seed=0) weights and reference_input() (2 x 3 x 64 x 64, eval mode).
 """
 import copy
-import importlib
 import warnings
 
 import pytest
@@ -162,6 +161,9 @@ def test_num_classes_change_drops_classifier(official_file, loaded, x):
                                    loaded('fasternet_t0').forward_head(
                                        loaded('fasternet_t0').forward_features(x), pre_logits=True))
     assert model(x).shape == (2, 10)
+    gray = timm.create_model('fasternet_t0', pretrained=True, in_chans=1,  # timm adapts the stem after the filter
+                             pretrained_cfg_overlay=dict(file=official_file('fasternet_t0')))
+    assert gray.patch_embed.proj.weight.shape[1] == 1
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -371,10 +373,12 @@ def test_timm_model_api(x):
 
 
 def test_registration_is_timm_superset_and_silent():
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught:  # the import-time path, on a name timm registered
         warnings.simplefilter('always')
-        importlib.reload(fasternet_module)
+        for variant in VARIANTS:
+            fasternet_module._register_over_timm(getattr(fasternet_module, variant))
     assert not [w for w in caught if 'Overwriting' in str(w.message)]
+    assert timm.models.model_entrypoint('fasternet_t0') is fasternet_module.fasternet_t0
     for variant in VARIANTS:
         ours = timm.models.get_pretrained_cfg(variant).to_dict()
         theirs = timm_fasternet.default_cfgs[variant].default.to_dict()
