@@ -274,6 +274,7 @@ def train(args, env: DistEnv, model, train_set, val_set, num_classes: int, dcfg:
 # ------------------------------------------------------------------------------------------------------------ main
 def run(args) -> Dict[str, Any]:
     env = init_distributed(args.device, args.dist_backend)
+    threads = torch.get_num_threads()
     try:
         if args.threads:
             torch.set_num_threads(args.threads)
@@ -297,6 +298,7 @@ def run(args) -> Dict[str, Any]:
             return dict(eval=evaluate_only(args, env, model, val_set, num_classes))
         return train(args, env, model, train_set, val_set, num_classes, dcfg)
     finally:
+        torch.set_num_threads(threads)  # callers that import run() (tests, submitit's debug cluster) get theirs back
         cleanup()
 
 

@@ -49,12 +49,16 @@ def dataset(tmp_path_factory):
 def base_argv(data_path, out, *extra):
     return ['--model', MODEL, '--data-path', data_path, '--output-dir', str(out), '--input-size', '32',
             '--batch-size', '8', '--workers', '0', '--no-progress', '--no-tensorboard', '--epochs', '2',
-            '--warmup-epochs', '0', '--lr', '0.01', '--smoothing', '0.0', '--seed', '1', *extra]
+            '--warmup-epochs', '0', '--lr', '0.01', '--smoothing', '0.0', '--seed', '1', '--threads', '1', *extra]
 
 
-def run_main(argv, capsys=None):
-    rc = cls_main.main([str(a) for a in argv])
-    return rc
+def run_main(argv):
+    """main.py in this process; one intra-op thread (two spin-waiting threads crawl on a loaded 2-core box)."""
+    threads = torch.get_num_threads()
+    try:
+        return cls_main.main([str(a) for a in argv])
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _child(argv, env):
@@ -113,7 +117,8 @@ def test_recipe_resolves_to_a_model(path):
     if family in families.FAMILIES and family not in families.LOADED:
         pytest.skip(f'models/{family}.py is not importable yet')
     assert timm.is_model(args.model), args.model
-    assert args.epochs > 0 and args.batch_size > 0 and args.model.split('_')[0] in (family, 'fasternet')
+    assert args.epochs > 0 and args.batch_size > 0
+    assert family not in families.FAMILIES or args.model.startswith(family + '_')
 
 
 def test_recipe_values_match_the_papers():
@@ -223,7 +228,7 @@ def test_two_process_ddp_trains_and_eval_counts_exactly(dataset, tmp_path):
 def test_sigkill_then_resume_matches_an_uninterrupted_run(dataset, tmp_path):
     # every random consumer is on: RandAugment (python), mixup/cutmix (numpy), erasing + drop path (torch), EMA,
     # repeated augmentation, gradient accumulation
-    extra = ['--epochs', '4', '--aa', 'rand-m9-mstd0.5', '--mixup', '0.4', '--cutmix', '1.0', '--reprob', '0.5',
+    extra = ['--epochs', '3', '--aa', 'rand-m9-mstd0.5', '--mixup', '0.4', '--cutmix', '1.0', '--reprob', '0.5',
              '--drop-path', '0.1', '--model-ema', '--model-ema-decay', '0.9', '--repeated-aug',
              '--grad-accum-steps', '2', '--batch-size', '4', '--warmup-epochs', '1']
     ref, crash = tmp_path / 'ref', tmp_path / 'crash'
@@ -240,7 +245,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(dataset, tmp_path):
     assert killed.exitcode == -signal.SIGKILL, 'the run finished before it could be killed'
     assert proc.exitcode == 0
     done_before = len(read_log(crash))
-    assert done_before < 4
+    assert done_before < 3
     resumed = fork_main(base_argv(dataset, crash, *extra, '--resume', 'auto'))
     resumed.join(240)
     assert resumed.exitcode == 0
@@ -249,7 +254,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(dataset, tmp_path):
     a, b = (ckpt.read_training_state(str(d / ckpt.LAST)) for d in (ref, crash))
     for part in ('model', 'model_ema'):
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
-    assert a['num_updates'] == b['num_updates'] and a['epoch'] == b['epoch'] == 4
+    assert a['num_updates'] == b['num_updates'] and a['epoch'] == b['epoch'] == 3
 
 
 # ----------------------------------------------------------------------------------------------- one-line errors
