@@ -30,6 +30,8 @@ DEPLOY_PARAMS = {'repnext_m0': 2_328_080, 'repnext_m1': 4_820_056, 'repnext_m2':
                  'repnext_m3': 7_807_272, 'repnext_m4': 13_321_512, 'repnext_m5': 21_707_000}
 KEY_COUNTS = {'repnext_m0': 671, 'repnext_m1': 1022, 'repnext_m2': 1022, 'repnext_m3': 944, 'repnext_m4': 1646,
               'repnext_m5': 2114}
+# Official dense backbones (detection/segmentation, research B5): parameters and keys, no classifier.
+DENSE_BACKBONE = {'repnext_m3': (7_438_512, 930), 'repnext_m4': (13_052_432, 1632), 'repnext_m5': (21_424_300, 2100)}
 IMG = 64
 
 
@@ -178,6 +180,8 @@ def test_features_only(name):
     assert model.feature_info.reduction() == [4, 8, 16, 32]
     assert model.feature_info.channels() == list(cfg['embed_dim'])
     assert not any(k.startswith('head') for k in model.state_dict())
+    if name in DENSE_BACKBONE:
+        assert (sum(p.numel() for p in model.parameters()), len(model.state_dict())) == DENSE_BACKBONE[name]
     with torch.no_grad():
         feats = model(torch.randn(1, 3, IMG, IMG))
     assert [tuple(f.shape) for f in feats] == [(1, c, IMG // r, IMG // r) for c, r in zip(cfg['embed_dim'],
@@ -263,6 +267,25 @@ def test_dense_checkpoint_into_features_only(loaded, tmp_path):
     # the same file with a plain backbone state_dict (no prefix), and the classification release, load too
     torch.save(sd, path)
     timm.create_model(name, pretrained=True, features_only=True, pretrained_cfg_overlay=dict(file=str(path)))
+
+
+def test_features_only_deploy_form(loaded):
+    """Feature extractors (list and getter wrappers) fold through timm's walker too, with the same maps."""
+    model = _calibrated(loaded('repnext_m0'))
+    x = torch.randn(1, 3, IMG, IMG)
+    with torch.no_grad():
+        expected = model.forward_intermediates(x, intermediates_only=True)
+    for feature_cls in ('list', 'getter'):
+        features = timm.create_model('repnext_m0', features_only=True, feature_cls=feature_cls).eval()
+        sd = {k: v for k, v in model.state_dict().items() if not k.startswith('head.')}
+        target = features.model if feature_cls == 'getter' else features
+        target.load_state_dict(sd if feature_cls == 'getter' else {k.replace('stages.', 'stages_', 1): v
+                                                                   for k, v in sd.items()})
+        deploy = reparameterize_model(features)
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in deploy.modules())
+        with torch.no_grad():
+            for a, b in zip(deploy(x), expected):
+                torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)
 
 
 def test_wrong_files_fail_with_one_line(official_file, tmp_path):
