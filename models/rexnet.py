@@ -95,25 +95,29 @@ class FoldableSEModule(SEModule):
 class DeployableBottleneck(LinearBottleneck):
     """timm's ``LinearBottleneck``; once reparameterized (inference only) it works in place like the official
     block: the depthwise activation overwrites its input and the partial residual is ``x[:, :C_in] += shortcut``
-    instead of timm's slice + ``torch.cat`` copy of the whole output (fewer full-size tensors per block)."""
-
-    deployed = False
+    instead of timm's slice + ``torch.cat`` copy of the whole output (fewer full-size tensors per block).
+    ``forward`` restates timm's (TorchScript has no ``super()``); the training path is timm's, unchanged."""
 
     def reparameterize(self) -> None:
-        self.act_dw.inplace = True  # its input (dw conv or SE product) is a fresh tensor
+        self.act_dw.inplace = True  # its input (dw conv output or SE product) is a fresh tensor
         self.deployed = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.deployed and self.use_shortcut):
-            return super().forward(x)
         shortcut = x
         if self.conv_exp is not None:
             x = self.conv_exp(x)
         x = self.conv_dw(x)
         if self.se is not None:
             x = self.se(x)
-        x = self.conv_pwl(self.act_dw(x))
-        x[:, :self.in_channels] += shortcut  # x is the projection conv's own output
+        x = self.act_dw(x)
+        x = self.conv_pwl(x)
+        if self.use_shortcut:
+            if self.deployed:
+                x[:, :self.in_channels] += shortcut  # x is the projection conv's own output
+            else:
+                if self.drop_path is not None:
+                    x = self.drop_path(x)
+                x = torch.cat([x[:, 0:self.in_channels] + shortcut, x[:, self.in_channels:]], dim=1)
         return x
 
 
@@ -129,6 +133,8 @@ def _adopt_deploy_layers(model: nn.Module) -> None:
         new_type = _FOLDABLE_TYPES.get(type(module))
         if new_type is not None:
             module.__class__ = new_type
+            if new_type is DeployableBottleneck:
+                module.deployed = False  # an instance attribute, so that TorchScript sees it
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -340,3 +340,14 @@ def test_registration_over_timm_is_quiet():
         rexnet_module._register_over_timm(rexnet_module.rexnet_100)
     assert not caught
     assert timm.models.model_entrypoint('rexnet_100') is rexnet_module.rexnet_100
+
+
+@pytest.mark.parametrize('name', ['rexnet_090', 'rexnet_lite_100'])
+def test_torchscript_training_and_deploy_forms(name, loaded):
+    model = loaded(name)
+    deploy = reparameterize_model(model)
+    x = reference_input()
+    with torch.no_grad():
+        ref = model(x)
+        torch.testing.assert_close(torch.jit.script(model)(x), ref)
+        assert (torch.jit.script(deploy)(x) - ref).abs().max().item() < 1e-4
