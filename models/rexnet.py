@@ -178,7 +178,6 @@ class LiteClassifierHead(nn.Module):
         super().__init__()
         dd = {'device': device, 'dtype': dtype}
         self.in_features = in_features
-        self.drop_rate = drop_rate
         self.global_pool = SelectAdaptivePool2d(pool_type=pool_type)
         self.hidden = FoldableConvNormAct(
             in_features * self.global_pool.feat_mult(), hidden_size, 1, bias=True, act_layer=act_layer, **dd)
