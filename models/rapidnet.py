@@ -521,12 +521,11 @@ class RapidNet(nn.Module):
         if global_pool is not None:
             self.global_pool = global_pool
             self.prediction[0] = _make_pool(global_pool)
-        device = self.prediction[1].weight.device if isinstance(self.prediction[1], nn.Conv2d) else None
+        reference = next(self.parameters())
         self.head, self.dist_head = self._make_heads(num_classes)
-        if device is not None:
-            self.head.to(device)
-            if self.dist_head is not None:
-                self.dist_head.to(device)
+        for head in (self.head, self.dist_head):
+            if head is not None:
+                head.to(device=reference.device, dtype=reference.dtype)
         self.train(self.training)
 
     def forward_intermediates(
@@ -636,6 +635,8 @@ def checkpoint_filter_fn(
     Heads: a model built with ``distillation=False`` drops the file's ``dist_head`` (its logits are then ``head``
     alone, not the official mean); a distilled model given a single-head file gets ``dist_head = head``, which
     leaves the eval output equal to ``head``.
+    Note: timm's file loader prefers ``state_dict_ema`` when a file has both; the authors' ``--eval`` reads the raw
+    ``state_dict`` (``models._checkpoint.load_checkpoint(..., use_ema=False)`` loads that one).
     """
     if not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         state_dict = unwrap_state_dict(state_dict)  # raw container from a url / hub download
@@ -679,7 +680,9 @@ def _create_rapidnet(variant: str, pretrained: bool = False, **kwargs) -> RapidN
     return build_model(
         RapidNet, variant, pretrained,
         pretrained_filter_fn=partial(checkpoint_filter_fn, backbone_only=bool(kwargs.get('features_only'))),
-        feature_cfg=dict(out_indices=(0, 1, 2, 3), feature_cls='getter'),
+        # default wrapper: forward_intermediates; flatten_sequential lets the list / dict / hook wrappers find
+        # 'backbone.{i}' too
+        feature_cfg=dict(out_indices=(0, 1, 2, 3), feature_cls='getter', flatten_sequential=True),
         **model_args,
     )
 
