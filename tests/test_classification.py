@@ -203,7 +203,7 @@ def test_two_process_ddp_trains_and_eval_counts_exactly(dataset, tmp_path):
     out = tmp_path / 'ddp'
     env = dict(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()), WORLD_SIZE='2')
     argv = base_argv(dataset, out, '--epochs', '4', '--lr', '0.02', '--amp', '--amp-dtype', 'bfloat16',
-                     '--channels-last')
+                     '--channels-last', '--tensorboard')
     procs = [fork_main(argv, dict(env, RANK=str(r), LOCAL_RANK=str(r))) for r in range(2)]
     for p in procs:
         p.join(240)
@@ -211,6 +211,7 @@ def test_two_process_ddp_trains_and_eval_counts_exactly(dataset, tmp_path):
     log = read_log(out)
     assert [r['epoch'] for r in log] == [0, 1, 2, 3]
     assert log[-1]['train_loss'] < 0.8 * log[0]['train_loss'], [r['train_loss'] for r in log]
+    assert glob.glob(str(out / 'tb' / 'events.out.tfevents.*'))
     # --eval of the saved checkpoint on 2 ranks: 23 val images split 12/11, counted once each
     env['MASTER_PORT'] = str(free_port())
     eval_argv = base_argv(dataset, out, '--eval', '--resume', out / 'checkpoint-last.pth', '--amp',
@@ -230,7 +231,8 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(dataset, tmp_path):
     # repeated augmentation, gradient accumulation
     extra = ['--epochs', '3', '--aa', 'rand-m9-mstd0.5', '--mixup', '0.4', '--cutmix', '1.0', '--reprob', '0.5',
              '--drop-path', '0.1', '--model-ema', '--model-ema-decay', '0.9', '--repeated-aug',
-             '--grad-accum-steps', '2', '--batch-size', '4', '--warmup-epochs', '1']
+             '--grad-accum-steps', '2', '--batch-size', '4', '--warmup-epochs', '1', '--clip-grad', '0.02',
+             '--clip-mode', 'agc']
     ref, crash = tmp_path / 'ref', tmp_path / 'crash'
     proc = fork_main(base_argv(dataset, ref, *extra))
     killed = fork_main(base_argv(dataset, crash, *extra))
