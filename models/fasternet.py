@@ -40,7 +40,7 @@ from timm.models import generate_default_cfgs, register_model
 from timm.models._features import FeatureGetterNet, feature_take_indices
 
 from ._blocks import fuse_conv_bn
-from ._checkpoint import build_model, check_state_dict, classifier_prefixes
+from ._checkpoint import CheckpointError, build_model, check_state_dict, classifier_prefixes
 
 __all__ = ['FasterNet', 'FasterNetStage', 'FasterNetDeployBlock', 'checkpoint_filter_fn', 'remap_official_state_dict']
 
@@ -400,6 +400,11 @@ def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: nn.Module) 
     """
     state_dict, source = _strip_wrappers(state_dict)
     out = remap_official_state_dict(state_dict)
+    has_norms = any(k.startswith(FasterNet._output_norm_name(0) + '.') for k in out)
+    if has_norms and not getattr(model, 'output_norms', False):
+        name = getattr(model, 'pretrained_cfg', {}).get('architecture') or type(model).__name__
+        raise CheckpointError(f'checkpoint for {name} has the dense-output norms (norm0/2/4/6) of the official '
+                              f'detection backbone: build the model with output_norms=True')
     if getattr(model, 'output_norms', False):
         _fill_absent_group(out, model, [FasterNet._output_norm_name(i) + '.' for i in range(len(model.stages))])
     if source == 'detection':

@@ -267,6 +267,8 @@ def test_detection_checkpoint_into_features_only(variant, ckpt_dir, x):
                               drop_path_rate=DET_DROP_PATH[variant],
                               pretrained_cfg_overlay=dict(file=path)).eval()
     backbone = model.model
+    with pytest.raises(CheckpointError, match='output_norms=True'):
+        timm.create_model(variant, pretrained=True, features_only=True, pretrained_cfg_overlay=dict(file=path))
     assert sum(p.numel() for p in backbone.parameters()) == DET_PARAMS[variant]
     assert len(backbone.state_dict()) == len(read_key_list(name))
     with torch.no_grad():
