@@ -72,11 +72,13 @@ _ONEDNN_CONV_GELU = _has_onednn_conv_gelu()
 
 
 def _eager() -> bool:
-    """Plain eager execution: not TorchScript, not traced (ONNX export, torch.fx), not compiled or exported."""
+    """Plain eager execution: not TorchScript, not traced (ONNX export, torch.fx), not compiled or exported, and no
+    Python dispatch mode (e.g. FlopCounterMode, which only knows the standard conv ops) active."""
     if torch.jit.is_scripting():
         return False
     else:
-        return not (torch.jit.is_tracing() or is_fx_symbolic_tracing() or torch.compiler.is_compiling())
+        return not (torch.jit.is_tracing() or is_fx_symbolic_tracing() or torch.compiler.is_compiling()
+                    or torch._C._len_torch_dispatch_stack() > 0)
 
 
 def _gelu_(x: torch.Tensor) -> torch.Tensor:
