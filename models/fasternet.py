@@ -425,7 +425,8 @@ def _create_fasternet(variant: str, pretrained: bool = False, **kwargs: Any) -> 
     if kwargs.get('features_only') and kwargs.get('output_norms'):
         # the output norms live in forward_intermediates; module-walking extractors would skip them
         feature_cls = kwargs.get('feature_cls', 'getter')
-        if feature_cls != 'getter' and not (isinstance(feature_cls, type) and issubclass(feature_cls, FeatureGetterNet)):
+        getter = feature_cls == 'getter' or isinstance(feature_cls, type) and issubclass(feature_cls, FeatureGetterNet)
+        if not getter:
             raise ValueError(f"{variant}: output_norms=True needs feature_cls='getter' (got {feature_cls!r})")
         feature_cfg['feature_cls'] = 'getter'
     return build_model(
