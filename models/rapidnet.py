@@ -18,7 +18,12 @@ Behaviour that differs from the official code (on purpose):
   blocks, so nearly every IR block got rate 0 and the deepest got ~0.02 of a nominal 0.1. The default
   ``drop_path_rate`` is 0.0; recipes pass the paper's 0.1 explicitly.
 * ``set_distilled_training(False)`` makes train mode return the averaged logits instead of ``(head, dist_head)``.
-* Deployment folds every conv-BN pair, the RepCPE identity and the layer scales (see ``reparameterize_model``).
+  ``distillation=False`` builds no ``dist_head``; the official file's ``dist_head`` is then dropped on load and the
+  logits are ``head`` alone (the official eval output is the mean of both heads).
+* ``global_pool=''`` keeps the spatial map; ``prediction`` and the heads (1x1 convs) then run per position.
+* Deployment (``timm.utils.reparameterize_model``) folds every conv-BN pair, the RepCPE identity (as the paper
+  does) and the layer scales; the official code only folds RepCPE. The deployed convs also take faster CPU kernels
+  (see :class:`DeployConv2d`).
 
 Kept as in the official code: BatchNorm on the pooled 1x1 features in ``prediction`` (so training needs batch > 1),
 1x1 conv heads with 4-D weights, layer scales shaped (C, 1, 1) (so timm's ndim<=1 rule does weight-decay them, as
@@ -219,7 +224,8 @@ class Stem(nn.Module):
         return self.stem(x)
 
     def fuse(self) -> nn.Sequential:
-        return nn.Sequential(_fused(self.stem[0], self.stem[1], gelu=True), _fused(self.stem[3], self.stem[4], gelu=True))
+        return nn.Sequential(
+            _fused(self.stem[0], self.stem[1], gelu=True), _fused(self.stem[3], self.stem[4], gelu=True))
 
 
 class Downsample(nn.Module):
@@ -385,7 +391,8 @@ class MldcBlock(nn.Module):
         return x + self.drop_path(self.layer_scale_2 * self.ffn(x))
 
     def fuse(self) -> nn.Sequential:
-        return nn.Sequential(self.mixer.fuse_with_scale(self.layer_scale_1), self.ffn.fuse_with_scale(self.layer_scale_2))
+        return nn.Sequential(
+            self.mixer.fuse_with_scale(self.layer_scale_1), self.ffn.fuse_with_scale(self.layer_scale_2))
 
 
 class PreLogits(nn.Sequential):
