@@ -7,8 +7,20 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+from torch.fx._symbolic_trace import is_fx_symbolic_tracing
 
-__all__ = ['fuse_conv_bn', 'fuse_bn_linear', 'ConvNorm']
+__all__ = ['fuse_conv_bn', 'fuse_bn_linear', 'ConvNorm', 'plain_eager']
+
+
+def plain_eager() -> bool:
+    """Plain eager execution: not TorchScript, not traced (ONNX export, torch.fx), not compiled or exported, and no
+    Python dispatch mode (e.g. FlopCounterMode) active. Deploy fast paths (in-place writes, direct oneDNN calls) run
+    only then; everything else gets the portable form."""
+    if torch.jit.is_scripting():
+        return False
+    else:
+        return not (torch.jit.is_tracing() or is_fx_symbolic_tracing() or torch.compiler.is_compiling()
+                    or torch._C._len_torch_dispatch_stack() > 0)
 
 
 @torch.no_grad()

@@ -39,7 +39,7 @@ from timm.models import fasternet as timm_fasternet
 from timm.models import generate_default_cfgs, register_model
 from timm.models._features import FeatureGetterNet, feature_take_indices
 
-from ._blocks import fuse_conv_bn
+from ._blocks import fuse_conv_bn, plain_eager
 from ._checkpoint import CheckpointError, build_model, check_state_dict, classifier_prefixes
 
 __all__ = ['FasterNet', 'FasterNetStage', 'FasterNetDeployBlock', 'checkpoint_filter_fn', 'remap_official_state_dict']
@@ -48,7 +48,9 @@ _logger = logging.getLogger(__name__)
 
 
 def _needs_autograd(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    """True when the in-place forms must not run: autograd is recording, or the forward is being traced / scripted /
+    compiled (tracers record in-place writes on views unreliably, e.g. ONNX export drops them)."""
+    return not plain_eager() or (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -416,6 +416,7 @@ class MultiPathBlock(nn.Module):
         attn = blocks[0].factoratt_crpe
         self.num_heads, self.head_dim, self.scale = attn.num_heads, attn.head_dim, attn.scale
         self.eps = blocks[0].norm1.eps
+        self.norm_shape = tuple(blocks[0].norm1.normalized_shape)  # static, so tracers (ONNX) see a constant
         self.cpe = cpe
         self.crpe = crpe
         self.qkv_weight, self.qkv_bias = _stack_linear(
@@ -432,7 +433,7 @@ class MultiPathBlock(nn.Module):
         heads, hd = self.num_heads, self.head_dim
         x = _to_tokens(self.cpe(_to_image(x.view(B, N, P * C), H, W))).view(BN, P, C)
 
-        qkv = torch.baddbmm(self.qkv_bias, F.layer_norm(x, [C], eps=self.eps).transpose(0, 1), self.qkv_weight)
+        qkv = torch.baddbmm(self.qkv_bias, F.layer_norm(x, self.norm_shape, eps=self.eps).transpose(0, 1), self.qkv_weight)
         qkv_heads = qkv.view(P * B, N, 3, heads, hd)
         q, k, v = qkv_heads[:, :, 0], qkv_heads[:, :, 1], qkv_heads[:, :, 2]  # (P*B, N, heads, hd) views
         context = (k.softmax(dim=1).permute(0, 2, 3, 1) @ v.transpose(1, 2)) * self.scale
@@ -442,7 +443,7 @@ class MultiPathBlock(nn.Module):
         out = out.view(P * B, N, heads, hd) + (q.transpose(1, 2) @ context).transpose(1, 2)
         x = x + torch.baddbmm(self.proj_bias, out.view(P, BN, C), self.proj_weight).transpose(0, 1)
 
-        hidden = self.act(torch.baddbmm(self.fc1_bias, F.layer_norm(x, [C], eps=self.eps).transpose(0, 1),
+        hidden = self.act(torch.baddbmm(self.fc1_bias, F.layer_norm(x, self.norm_shape, eps=self.eps).transpose(0, 1),
                                         self.fc1_weight))
         return x + torch.baddbmm(self.fc2_bias, hidden, self.fc2_weight).transpose(0, 1)
 

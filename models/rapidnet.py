@@ -35,7 +35,6 @@ from typing import Dict, List, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.fx._symbolic_trace import is_fx_symbolic_tracing
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import DropPath, SelectAdaptivePool2d
@@ -43,7 +42,7 @@ from timm.models import generate_default_cfgs, register_model, register_model_de
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint, checkpoint_seq
 
-from ._blocks import fuse_conv_bn
+from ._blocks import fuse_conv_bn, plain_eager
 from ._checkpoint import CheckpointError, build_model, check_state_dict, classifier_prefixes, unwrap_state_dict
 
 __all__ = ['RapidNet', 'checkpoint_filter_fn']
@@ -76,19 +75,9 @@ _ONEDNN = torch.backends.mkldnn.is_available()
 _ONEDNN_CONV_GELU = _has_onednn_conv_gelu()
 
 
-def _eager() -> bool:
-    """Plain eager execution: not TorchScript, not traced (ONNX export, torch.fx), not compiled or exported, and no
-    Python dispatch mode (e.g. FlopCounterMode, which only knows the standard conv ops) active."""
-    if torch.jit.is_scripting():
-        return False
-    else:
-        return not (torch.jit.is_tracing() or is_fx_symbolic_tracing() or torch.compiler.is_compiling()
-                    or torch._C._len_torch_dispatch_stack() > 0)
-
-
 def _gelu_(x: torch.Tensor) -> torch.Tensor:
     """GELU in place when autograd does not need the input (saves allocating a new activation map per call)."""
-    if not _eager() or (torch.is_grad_enabled() and x.requires_grad):
+    if not plain_eager() or (torch.is_grad_enabled() and x.requires_grad):
         return F.gelu(x)
     return torch.ops.aten.gelu_(x)
 
@@ -124,7 +113,7 @@ class DeployConv2d(nn.Conv2d):
             return self._forward_eager(x)
 
     def _forward_eager(self, x: torch.Tensor) -> torch.Tensor:
-        fast = _eager() and x.device.type == 'cpu'
+        fast = plain_eager() and x.device.type == 'cpu'
         cpu_inference = (fast and x.dtype == torch.float32 and not torch.is_grad_enabled()
                          and torch.backends.mkldnn.enabled)
         if self.gelu and cpu_inference and _ONEDNN_CONV_GELU and (

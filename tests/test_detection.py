@@ -111,6 +111,35 @@ def test_backbone_matches_official_dense_backbone(name, flags):
     assert (params, len(backbone.state_dict())) == OFFICIAL_DENSE_BACKBONES[(name, flags)]
 
 
+@pytest.mark.skipif(not key_list_exists('fasternet_t0_official'), reason='FasterNet key list not available')
+def test_init_cfg_loads_the_authors_imagenet_file(tmp_path):
+    """init_cfg Pretrained reads the authors' classification file through the classification loader (official
+    FasterNet layout -> timm layout), or the backbone of a detector file with prefix='backbone.'."""
+    from mmdet.registry import MODELS
+
+    import models.mm  # noqa: F401
+    official = official_backbone('fasternet_t0_official')
+    imagenet = str(tmp_path / 'fasternet_t0-epoch=281-val_acc1=71.9180.pth')
+    torch.save(official, imagenet)
+    detector_file = str(tmp_path / 'detector.pth')
+    body = {k: v for k, v in official.items() if not k.startswith(('avgpool_pre_head.', 'head.'))}
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in body.items()}}, detector_file)
+    for init_cfg in (dict(type='Pretrained', checkpoint=imagenet),
+                     dict(type='Pretrained', checkpoint=detector_file, prefix='backbone.')):
+        backbone = MODELS.build(dict(type='TimmFeatureBackbone', model_name='fasternet_t0', init_cfg=init_cfg))
+        backbone.init_weights()
+        ours = list(backbone.state_dict().values())
+        assert len(ours) == len(body)  # the classifier is not part of the backbone
+        assert all(any(o.shape == v.shape and torch.equal(o, v) for o in ours) for v in body.values())
+    wrong = str(tmp_path / 'rexnet.pth')
+    torch.save(official_backbone('rexnet_100_official'), wrong)
+    backbone = MODELS.build(dict(type='TimmFeatureBackbone', model_name='fasternet_t0',
+                                 init_cfg=dict(type='Pretrained', checkpoint=wrong)))
+    with pytest.raises(CheckpointError) as err:
+        backbone.init_weights()
+    assert '\n' not in str(err.value)
+
+
 def test_launcher_detected_from_environment(monkeypatch):
     from tools.mm_runner import detect_launcher
     for var in ('WORLD_SIZE', 'RANK', 'SLURM_NTASKS', 'SLURM_PROCID', 'OMPI_COMM_WORLD_SIZE'):

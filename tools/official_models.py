@@ -108,7 +108,11 @@ def _import_guard(repo_dir: str):
         patched.append((legacy_registry, 'register_model', legacy_registry.register_model))
     except ImportError:
         pass
-    blocked = [name for name in _BLOCKED if name not in sys.modules]
+    # blocked even when already imported (e.g. by the dense tests): hide the loaded modules for the duration,
+    # so the authors' optional registrations behave the same in every process
+    blocked = [name for name in sys.modules if name.split('.')[0] in _BLOCKED] + [
+        name for name in _BLOCKED if name not in sys.modules]
+    hidden = {name: sys.modules[name] for name in blocked if sys.modules.get(name) is not None}
     added_einops = False
     try:
         import einops  # noqa: F401
@@ -129,6 +133,7 @@ def _import_guard(repo_dir: str):
         for name in blocked:
             if sys.modules.get(name, 0) is None:
                 del sys.modules[name]
+        sys.modules.update(hidden)
         for mod, attr, original in patched:
             setattr(mod, attr, original)
         if added_einops:

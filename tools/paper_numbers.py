@@ -29,7 +29,7 @@ class Claim:
     family: str
     label: str  # the authors' name for the variant
     top1: Optional[float] = None  # ImageNet-1k top-1 (%), 224x224
-    params_m: Optional[float] = None  # millions, as printed by the authors
+    params_m: Optional[float] = None  # millions, as printed by the authors (the printed digits are the precision)
     gmacs: Optional[float] = None  # G multiply-adds at 224x224, as printed by the authors
     latency: Optional[str] = None  # free text: value + hardware (not comparable with a CPU run here)
     source: str = ''
@@ -79,14 +79,14 @@ CLAIMS: Dict[str, Claim] = {
     'rexnet_100': Claim('rexnet', 'ReXNet-1.0', 77.9, 4.8, 0.40, '47 ms Xeon E5-2630v4 / 21 ms V100 b64', _RX),
     'rexnet_130': Claim('rexnet', 'ReXNet-1.3', 79.5, 7.6, 0.66, '55 ms Xeon E5-2630v4 / 28 ms V100 b64', _RX),
     'rexnet_150': Claim('rexnet', 'ReXNet-1.5', 80.3, 9.7, 0.88, '59 ms Xeon E5-2630v4 / 31 ms V100 b64', _RX),
-    'rexnet_200': Claim('rexnet', 'ReXNet-2.0', 81.6, 16.0, 1.5, '69 ms Xeon E5-2630v4 / 40 ms V100 b64', _RX,
+    'rexnet_200': Claim('rexnet', 'ReXNet-2.0', 81.6, 16, 1.5, '69 ms Xeon E5-2630v4 / 40 ms V100 b64', _RX,
                         note=_RX2_NOTE),
     'rexnet_220': Claim('rexnet', 'ReXNet-2.2', source=_RX, note='COCO backbone only; no ImageNet claim'),
-    'rexnet_300': Claim('rexnet', 'ReXNet-3.0', 82.8, 34.0, 3.4, source=_RX),
+    'rexnet_300': Claim('rexnet', 'ReXNet-3.0', 82.8, 34, 3.4, source=_RX),
     'rexnet_lite_100': Claim('rexnet', 'ReXNet-lite-1.0', 76.2, 4.7, 0.41, '31 ms Xeon / 49 ms 2xM40', _RX),
     'rexnet_lite_130': Claim('rexnet', 'ReXNet-lite-1.3', 77.8, 6.8, 0.65, '36 ms Xeon / 61 ms 2xM40', _RX),
     'rexnet_lite_150': Claim('rexnet', 'ReXNet-lite-1.5', 78.6, 8.3, 0.84, '39 ms Xeon / 68 ms 2xM40', _RX),
-    'rexnet_lite_200': Claim('rexnet', 'ReXNet-lite-2.0', 80.2, 13.0, 1.5, '49 ms Xeon / 90 ms 2xM40', _RX),
+    'rexnet_lite_200': Claim('rexnet', 'ReXNet-lite-2.0', 80.2, 13, 1.5, '49 ms Xeon / 90 ms 2xM40', _RX),
 }
 
 # fvcore FlopCountAnalysis (MACs) of the authors' own code at 1x3x224x224, measured in the research notes:
