@@ -110,15 +110,23 @@ def check_state_dict(
     """Raise a one-line :class:`CheckpointError` unless ``state_dict`` fits ``model`` exactly.
 
     Keys under ``ignore_prefixes`` (e.g. a classifier timm is about to drop because ``num_classes`` changed)
-    are not compared.
+    are not compared. The first conv (``pretrained_cfg['first_conv']``) may differ in its input channels only:
+    timm adapts it to ``in_chans`` after the filter.
     """
     ignore = tuple(ignore_prefixes)
     expected = {k: v for k, v in model.state_dict().items() if not k.startswith(ignore)}
     given = {k: v for k, v in state_dict.items() if not k.startswith(ignore)}
     missing = [k for k in expected if k not in given]
     unexpected = [k for k in given if k not in expected]
+    first_conv = (getattr(model, 'pretrained_cfg', None) or {}).get('first_conv')
+    adaptable = (first_conv + '.weight',) if isinstance(first_conv, str) else ()
+
+    def fits(key: str) -> bool:
+        a, b = tuple(given[key].shape), tuple(expected[key].shape)
+        return a == b or (key in adaptable and len(a) == len(b) == 4 and a[0] == b[0] and a[2:] == b[2:])
+
     shapes = [f'{k} {tuple(given[k].shape)} vs model {tuple(expected[k].shape)}'
-              for k in expected if k in given and tuple(given[k].shape) != tuple(expected[k].shape)]
+              for k in expected if k in given and not fits(k)]
     if not (missing or unexpected or shapes):
         return
     name = variant or getattr(model, 'pretrained_cfg', {}).get('architecture') or type(model).__name__

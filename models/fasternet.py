@@ -411,10 +411,7 @@ def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: nn.Module) 
         _fill_absent_group(out, model, [FasterNet._output_norm_name(i) + '.' for i in range(len(model.stages))])
     if source == 'detection':
         _fill_absent_group(out, model, ('conv_head.', 'classifier.'))
-    ignore = classifier_prefixes(model)
-    if getattr(model, 'in_chans', 3) != 3:  # timm adapts the stem weight after the filter
-        ignore = ignore + ('patch_embed.proj.weight',)
-    check_state_dict(model, out, ignore_prefixes=ignore)
+    check_state_dict(model, out, ignore_prefixes=classifier_prefixes(model))
     return out
 
 

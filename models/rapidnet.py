@@ -665,8 +665,6 @@ def checkpoint_filter_fn(
         elif 'head.weight' in out and 'dist_head.weight' not in out:
             out['dist_head.weight'], out['dist_head.bias'] = out['head.weight'], out['head.bias']
 
-    if model.in_chans != 3:  # timm adapts the first conv after this filter
-        ignore = ignore + ('stem.stem.0.weight',)
     check_state_dict(model, out, variant=variant, ignore_prefixes=ignore)
     return out
 

@@ -48,7 +48,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import DropPath, SelectAdaptivePool2d, get_act_layer, trunc_normal_
 from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
-from timm.models._manipulate import adapt_input_conv, checkpoint_seq
+from timm.models._manipulate import checkpoint_seq
 
 from ._blocks import ConvNorm, fuse_bn_linear
 from ._checkpoint import build_model, check_state_dict, classifier_prefixes
@@ -627,16 +627,12 @@ def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: RepNext) ->
 
     * ``backbone.`` (MMDetection / MMSegmentation checkpoints): keep only the backbone, unprefixed.
     * A model without heads (``num_classes=0``, ``features_only``) drops ``head.*``.
-    * A different ``in_chans`` adapts the first conv as timm does (so the layout check below can be strict).
     """
     if any(k.startswith('backbone.') for k in state_dict):
         state_dict = {k[len('backbone.'):]: v for k, v in state_dict.items() if k.startswith('backbone.')}
     expected = model.state_dict()
     has_heads = any(k.startswith('head.') for k in expected)
     out = {k: v for k, v in state_dict.items() if has_heads or not k.startswith('head.')}
-    first_conv = 'stem.stem.0.conv.weight'
-    if first_conv in out and first_conv in expected and out[first_conv].shape[1] != expected[first_conv].shape[1]:
-        out[first_conv] = adapt_input_conv(expected[first_conv].shape[1], out[first_conv])
     check_state_dict(model, out, ignore_prefixes=classifier_prefixes(model))
     return out
 

@@ -401,11 +401,7 @@ def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: RexNet) -> 
     """timm's pretrained filter: official files are remapped, timm-layout files pass through; both are checked."""
     if _is_official_layout(state_dict):
         state_dict = remap_official_state_dict(state_dict, model)
-    ignore = classifier_prefixes(model)
-    cfg = getattr(model, 'pretrained_cfg', None) or {}
-    if getattr(model, 'in_chans', 3) != (cfg.get('input_size') or (3,))[0]:
-        ignore += (cfg.get('first_conv', 'stem.conv') + '.',)  # timm adapts the stem conv to in_chans after us
-    check_state_dict(model, state_dict, _variant(model), ignore_prefixes=ignore)
+    check_state_dict(model, state_dict, _variant(model), ignore_prefixes=classifier_prefixes(model))
     return state_dict
 
 

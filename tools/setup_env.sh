@@ -51,7 +51,7 @@ if ! ops_ok; then
   # so later environments on the same machine install it in seconds). The build needs torch importable and
   # setuptools < 70 (pkg_resources), hence no build isolation. FORCE_CUDA=0: CPU ops only.
   log="$LOG_DIR/mmcv-build.log"
-  echo "[setup] mmcv $MMCV_VERSION: compiling C++ ops (first time only; log: $log)"
+  echo "[setup] mmcv $MMCV_VERSION: installing with C++ ops (compiled on first use, from pip's wheel cache after; log: $log)"
   start=$SECONDS
   MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
     "${PIP[@]}" install -v --no-deps --no-build-isolation "mmcv==$MMCV_VERSION" >"$log" 2>&1 &
@@ -63,7 +63,8 @@ if ! ops_ok; then
   done
   wait "$pid" || fail "mmcv-build" "$log"
   ops_ok || fail "mmcv-ops-import" "$log"
-  echo "[setup] mmcv ops built in $((SECONDS - start))s"
+  if grep -q "Building wheel for mmcv" "$log"; then how="compiled"; else how="installed from pip's wheel cache"; fi
+  echo "[setup] mmcv ops $how in $((SECONDS - start))s"
 fi
 
 fingerprint >"$STAMP"
