@@ -80,3 +80,25 @@ def key_list_exists(name: str) -> bool:
 def train_losses(runner) -> List[float]:
     values, _counts = runner.message_hub.get_scalar('train/loss').data
     return [float(v) for v in values]
+
+
+@contextlib.contextmanager
+def synthetic_dataset(root: str, task: str, **counts):
+    """Generate the synthetic set of ``task`` ('det' or 'seg') under ``root`` and point the synthetic configs at it
+    (they read ``$SYNTHETIC_DATA``)."""
+    import pytest
+
+    from tools.make_synthetic import generate
+    generate(out=root, tasks=(task,), quiet=True, **counts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('SYNTHETIC_DATA', root)
+        yield root
+
+
+def train_tiny(task: str, config: str, work_dir: str, name: str, *options: str):
+    """Six iterations of ``config`` with checkpoints at 3 and 6, no validation: the runner."""
+    from tools import mm_runner
+    return mm_runner.run_train(task, [
+        config, '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_iters=6', 'train_cfg.val_begin=100',
+        'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1', f'experiment_name={unique_name(name)}',
+        *options])

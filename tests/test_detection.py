@@ -9,7 +9,8 @@ import torch
 pytest.importorskip('mmcv.ops', reason='mmcv with compiled ops is required (tests/test_mm_stack.py)')
 
 from dense_helpers import (build_on_meta, family_available, key_list_exists, official_backbone,  # noqa: E402
-                           one_thread, paper_configs, train_losses, unique_name)
+                           one_thread, paper_configs, synthetic_dataset, train_losses, train_tiny,
+                           unique_name)
 from models._checkpoint import CheckpointError  # noqa: E402
 
 SYNTHETIC_CONFIG = 'configs/detection/synthetic/mask-rcnn_fasternet-t0_fpn_synthetic.py'
@@ -23,23 +24,15 @@ def _single_thread():
 
 @pytest.fixture(scope='module')
 def synthetic_coco(tmp_path_factory):
-    from tools.make_synthetic import generate
-    root = str(tmp_path_factory.mktemp('synthetic'))
-    generate(out=root, tasks=('det',), det_train=8, det_val=4, quiet=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv('SYNTHETIC_DATA', root)
+    with synthetic_dataset(str(tmp_path_factory.mktemp('synthetic')), 'det', det_train=8, det_val=4) as root:
         yield root
 
 
 @pytest.fixture(scope='module')
 def trained(synthetic_coco, tmp_path_factory):
     """Six iterations of the synthetic config (checkpoints at 3 and 6): the runner and its work dir."""
-    from tools import mm_runner
     work_dir = str(tmp_path_factory.mktemp('work'))
-    runner = mm_runner.run_train('detection', [
-        SYNTHETIC_CONFIG, '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_iters=6',
-        'train_cfg.val_begin=100', 'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1',
-        'param_scheduler.0.start_factor=1.0', f'experiment_name={unique_name("det_train")}'])
+    runner = train_tiny('detection', SYNTHETIC_CONFIG, work_dir, 'det_train', 'param_scheduler.0.start_factor=1.0')
     return runner, work_dir
 
 

@@ -9,7 +9,8 @@ import torch
 pytest.importorskip('mmcv.ops', reason='mmcv with compiled ops is required (tests/test_mm_stack.py)')
 
 from dense_helpers import (build_on_meta, family_available, key_list_exists, official_backbone,  # noqa: E402
-                           one_thread, paper_configs, train_losses, unique_name)
+                           one_thread, paper_configs, synthetic_dataset, train_losses, train_tiny,
+                           unique_name)
 
 SYNTHETIC_CONFIG = 'configs/segmentation/synthetic/fpn_fasternet-t0_synthetic.py'
 
@@ -22,22 +23,14 @@ def _single_thread():
 
 @pytest.fixture(scope='module')
 def synthetic_ade(tmp_path_factory):
-    from tools.make_synthetic import generate
-    root = str(tmp_path_factory.mktemp('synthetic'))
-    generate(out=root, tasks=('seg',), seg_train=8, seg_val=4, quiet=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv('SYNTHETIC_DATA', root)
+    with synthetic_dataset(str(tmp_path_factory.mktemp('synthetic')), 'seg', seg_train=8, seg_val=4) as root:
         yield root
 
 
 @pytest.fixture(scope='module')
 def trained(synthetic_ade, tmp_path_factory):
-    from tools import mm_runner
     work_dir = str(tmp_path_factory.mktemp('work'))
-    runner = mm_runner.run_train('segmentation', [
-        SYNTHETIC_CONFIG, '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_iters=6',
-        'train_cfg.val_begin=100', 'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1',
-        f'experiment_name={unique_name("seg_train")}'])
+    runner = train_tiny('segmentation', SYNTHETIC_CONFIG, work_dir, 'seg_train')
     return runner, work_dir
 
 

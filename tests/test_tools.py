@@ -201,6 +201,13 @@ def test_benchmark_tables_chart_and_resume(tmp_path, fake_official_root):
     assert f"| fasternet_t0 | {params['train'] / 1e6:.3f} | {params['deploy'] / 1e6:.3f} | 3.9 |" in md
     assert 'Speed targets' in md and 'ReXNet deploy vs official implementation' in md
     assert 'official model not built' in md
+    # the compute floor: 2 x MACs at the GEMM rate measured on this machine, and the share of it the target needs
+    with open(out / 'benchmark_cpu.json') as f:
+        peak = json.load(f)['meta']['gemm_peak_gflops']['cpu_ms']
+    rx = results['rexnet_100']
+    floor = 2 * rx['gmacs']['deploy'] / peak * 1e3
+    share = floor / (0.8 * rx['cpu_ms']['official']['median_ms'])
+    assert f"| {floor:.1f} ({100 * share * 0.8:.0f} % → {100 * share:.0f} %) |" in md
     with open(out / 'latency_vs_top1.png', 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 

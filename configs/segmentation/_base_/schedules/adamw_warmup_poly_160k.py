@@ -1,6 +1,7 @@
 # UperNet 160k as MPViT ran it (Swin / XCiT recipe): AdamW lr 6e-5, betas (0.9, 0.999), weight decay 0.01 on every
 # parameter, 1500 linear warm-up iterations from ratio 1e-6, then linear decay (poly, power 1.0) to 0;
 # checkpoint and mIoU every 16k.
+_base_ = ['./iter_loops.py']
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01))
@@ -9,12 +10,4 @@ param_scheduler = [
     dict(type='PolyLR', power=1.0, eta_min=0.0, begin=1500, end=160000, by_epoch=False),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=160000, val_interval=16000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=16000),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+default_hooks = dict(checkpoint=dict(interval=16000))
