@@ -111,20 +111,34 @@ def test_test_reports_miou(trained, tmp_path, tta):
     assert 0.0 <= metrics['mIoU'] <= 100.0
 
 
-@pytest.mark.skipif(not (family_available('repnext_m3') and key_list_exists('repnext_m3')),
-                    reason='models/repnext.py or its key list not available')
-def test_authors_mmseg0_checkpoint_repnext(tmp_path):
-    """RepNeXt's released ADE20K file: backbone.<official key> (classification minus head) + mmseg heads."""
+MMSEG0_RELEASES = [  # (config, official key list, classifier prefixes absent from the dense backbone)
+    ('configs/segmentation/repnext/fpn_repnext-m3_4xb4-80k_ade20k-512x512.py', 'repnext_m3', ('head.',)),
+    ('configs/segmentation/rapidnet/fpn_rapidnet-m_8xb4-40k_ade20k-512x512.py', 'rapidnet_m', ('prediction.', 'head.', 'dist_head.')),
+    ('configs/segmentation/mpvit/upernet_mpvit-tiny_8xb2-160k_ade20k-512x512.py', 'mpvit_tiny', ('cls_head.',)),
+]
+
+
+@pytest.mark.parametrize('config, key_list, head', MMSEG0_RELEASES, ids=[r[1] for r in MMSEG0_RELEASES])
+def test_authors_mmseg0_checkpoint(config, key_list, head, tmp_path):
+    """The authors' released ADE20K files (mmseg 0.x): backbone.<official key> (classification keys minus the
+    classifier) + the mmseg heads, loaded strictly into our config."""
+    if not (family_available(key_list) and key_list_exists(key_list)):
+        pytest.skip(f'{key_list} or its key list not available')
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
 
     from models.mm import load_dense_checkpoint
     register_all_modules()
-    model = MODELS.build(_cfg('configs/segmentation/repnext/fpn_repnext-m3_4xb4-80k_ade20k-512x512.py').model)
-    backbone = official_backbone('repnext_m3', drop_prefixes=('head.',))
+    model = MODELS.build(_cfg(config).model)
+    backbone = official_backbone(key_list, drop_prefixes=head)
+    aliases = {}  # MPViT's official modules are reachable under two names: a real file stores equal tensors
+    for key, tensor in model.backbone.model.state_dict(keep_vars=True).items():
+        aliases.setdefault(tensor.data_ptr(), []).append(key)
+    for first, *others in aliases.values():
+        backbone.update({k: backbone[first] for k in others if k in backbone})
     heads = {k: v + 0.5 if v.is_floating_point() else v.clone() for k, v in model.state_dict().items()
              if not k.startswith('backbone.')}
-    path = str(tmp_path / 'repnext_m3_ade20k.pth')
+    path = str(tmp_path / f'{key_list}_ade20k.pth')
     torch.save({'meta': {'mmseg_version': '0.30.0', 'iter': 80000},
                 'state_dict': {'backbone.' + k: v for k, v in backbone.items()} | heads}, path)
     load_dense_checkpoint(model, path)
