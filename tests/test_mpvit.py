@@ -129,6 +129,23 @@ def test_fold_equivalence(name, loaded):
         _assert_close_scaled(out, ref, tol=1e-5)
 
 
+def test_deploy_batch1_fast_paths(monkeypatch):
+    """Batch 1 at 112x112 (stage maps 28x28 and 14x14) takes the per-path attention and the per-window crpe fast
+    paths; they equal the training form, and the portable form under TorchScript."""
+    model = timm.create_model('mpvit_tiny').eval()
+    x = torch.randn(1, 3, 112, 112)
+    calls = []
+    for method in ('_q_crpe', '_factor_attention_'):
+        original = getattr(mpvit_module.MultiPathBlock, method)
+        monkeypatch.setattr(mpvit_module.MultiPathBlock, method,
+                            lambda self, *args, _f=original, _m=method: calls.append(_m) or _f(self, *args))
+    with torch.no_grad():
+        ref = model(x)
+        out = reparameterize_model(model)(x)
+    assert set(calls) == {'_q_crpe', '_factor_attention_'}
+    _assert_close_scaled(out, ref, tol=1e-5)
+
+
 @pytest.mark.parametrize('name', VARIANTS)
 def test_forward_backward(name):
     model = timm.create_model(name, num_classes=7, drop_path_rate=0.1).train()
