@@ -30,7 +30,9 @@ Behaviour that differs from the official code (on purpose):
   projections after them, runs the 1x1 convs as token matmuls and the P encoders of a stage as one batched
   computation (``MHCAStageDeploy``); in plain eager batch-1 inference the factorised attention runs per path with
   the heads as the ``bmm`` batch on strided views (no q/k/v layout copies), and on 56x56 / 28x28 maps the crpe
-  runs one conv per window instead of the zero-padded 7x7. Outputs agree within float rounding (~1e-6 relative);
+  runs one conv per window instead of the zero-padded 7x7; in plain eager inference residual adds and GELU run in
+  place and large MLPs in row chunks (no large fresh buffers, which glibc otherwise maps and faults in anew on
+  every forward once other models have run). Outputs agree within float rounding (~1e-6 relative);
   the deploy form has no ``state_dict`` compatibility with the official layout (fold after loading).
 * ``checkpoint_filter_fn`` also accepts backbone-only files (detectron2 / Deformable-DETR / MMSegmentation
   layouts, FrozenBN without ``num_batches_tracked``, de-duplicated files without the aliases); see its docstring.
@@ -454,11 +456,29 @@ class MultiPathBlock(nn.Module):
             q, k, v = qkv_heads[:, :, 0], qkv_heads[:, :, 1], qkv_heads[:, :, 2]  # (P*B, N, heads, hd) views
             context = (k.softmax(dim=1).permute(0, 2, 3, 1) @ v.transpose(1, 2)) * self.scale
             out = out.view(P * B, N, heads, hd) + (q.transpose(1, 2) @ context).transpose(1, 2)
-        x = x + torch.baddbmm(self.proj_bias, out.view(P, BN, C), self.proj_weight).transpose(0, 1)
+        attn = torch.baddbmm(self.proj_bias, out.view(P, BN, C), self.proj_weight).transpose(0, 1)
+        # inference in plain eager: residual adds and GELU in place (x is the cpe's fresh output). Fewer large fresh
+        # buffers per block: measured, interleaved with other models glibc otherwise hands the 56x56 stage pages
+        # back and forth (thousands of page faults per forward)
+        in_place = plain_eager() and not torch.is_grad_enabled()
+        x = x.add_(attn) if in_place else x + attn
 
-        hidden = self.act(torch.baddbmm(self.fc1_bias, F.layer_norm(x, self.norm_shape, eps=self.eps).transpose(0, 1),
-                                        self.fc1_weight))
-        return x + torch.baddbmm(self.fc2_bias, hidden, self.fc2_weight).transpose(0, 1)
+        normed = F.layer_norm(x, self.norm_shape, eps=self.eps).transpose(0, 1)
+        rows = max(196, (1 << 19) // (P * self.fc1_weight.shape[-1]))  # a hidden chunk of ~2 MB
+        if in_place and isinstance(self.act, nn.GELU) and BN > rows:
+            # the MLP in row chunks: its 4x-wide hidden map stays small (cache-resident, no large fresh buffer)
+            for start in range(0, BN, rows):
+                hidden = torch.baddbmm(self.fc1_bias, normed[:, start:start + rows], self.fc1_weight)
+                hidden = torch.ops.aten.gelu_(hidden, approximate=self.act.approximate)
+                x[start:start + rows].add_(torch.baddbmm(self.fc2_bias, hidden, self.fc2_weight).transpose(0, 1))
+            return x
+        hidden = torch.baddbmm(self.fc1_bias, normed, self.fc1_weight)
+        if in_place and isinstance(self.act, nn.GELU):
+            hidden = torch.ops.aten.gelu_(hidden, approximate=self.act.approximate)
+        else:
+            hidden = self.act(hidden)
+        mlp = torch.baddbmm(self.fc2_bias, hidden, self.fc2_weight).transpose(0, 1)
+        return x.add_(mlp) if in_place else x + mlp
 
     @torch.jit.unused
     def _q_crpe(self, qkv: torch.Tensor, H: int, W: int) -> torch.Tensor:

@@ -130,10 +130,10 @@ def test_fold_equivalence(name, loaded):
 
 
 def test_deploy_batch1_fast_paths(monkeypatch):
-    """Batch 1 at 112x112 (stage maps 28x28 and 14x14) takes the per-path attention and the per-window crpe fast
-    paths; they equal the training form, and the portable form under TorchScript."""
+    """Batch 1 at 224x224 takes the per-path attention, per-window crpe and row-chunked in-place MLP fast paths;
+    they equal the training form."""
     model = timm.create_model('mpvit_tiny').eval()
-    x = torch.randn(1, 3, 112, 112)
+    x = torch.randn(1, 3, 224, 224)
     calls = []
     for method in ('_q_crpe', '_factor_attention_'):
         original = getattr(mpvit_module.MultiPathBlock, method)
