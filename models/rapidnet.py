@@ -23,7 +23,7 @@ Behaviour that differs from the official code (on purpose):
 * ``global_pool=''`` keeps the spatial map; ``prediction`` and the heads (1x1 convs) then run per position.
 * Deployment (``timm.utils.reparameterize_model``) folds every conv-BN pair, the RepCPE identity (as the paper
   does) and the layer scales; the official code only folds RepCPE. The deployed convs also take faster CPU kernels
-  (see :class:`DeployConv2d`).
+  (the shared ``models._blocks.DeployConv2d``).
 
 Kept as in the official code: BatchNorm on the pooled 1x1 features in ``prediction`` (so training needs batch > 1),
 1x1 conv heads with 4-D weights, layer scales shaped (C, 1, 1) (so timm's ndim<=1 rule does weight-decay them, as
@@ -34,7 +34,6 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import DropPath, SelectAdaptivePool2d
@@ -42,7 +41,7 @@ from timm.models import generate_default_cfgs, register_model, register_model_de
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint, checkpoint_seq
 
-from ._blocks import fuse_conv_bn, plain_eager
+from ._blocks import DeployConv2d, Residual, fuse_to_deploy_conv
 from ._checkpoint import CheckpointError, build_model, check_state_dict, classifier_prefixes, unwrap_state_dict
 
 __all__ = ['RapidNet', 'checkpoint_filter_fn']
@@ -58,124 +57,9 @@ MODEL_CFGS: Dict[str, dict] = {
 _HEAD_PREFIXES = ('prediction.', 'head.', 'dist_head.')
 
 
-
 # ----------------------------------------------------------------------------------------------------------------
-# deploy form: what ``timm.utils.reparameterize_model`` turns the blocks into
-
-
-def _has_onednn_conv_gelu() -> bool:
-    """oneDNN conv with a GELU post-op (the op PyTorch's Inductor uses on CPU); absent from builds without oneDNN."""
-    try:
-        return _ONEDNN and hasattr(torch.ops.mkldnn, '_convolution_pointwise')
-    except (AttributeError, RuntimeError):
-        return False
-
-
-_ONEDNN = torch.backends.mkldnn.is_available()
-_ONEDNN_CONV_GELU = _has_onednn_conv_gelu()
-
-
-def _gelu_(x: torch.Tensor) -> torch.Tensor:
-    """GELU in place when autograd does not need the input (saves allocating a new activation map per call)."""
-    if not plain_eager() or (torch.is_grad_enabled() and x.requires_grad):
-        return F.gelu(x)
-    return torch.ops.aten.gelu_(x)
-
-
-class DeployConv2d(nn.Conv2d):
-    """A folded conv (always with bias), optionally followed by GELU, that picks faster CPU kernels for inference.
-
-    Weights of the spatial convs are stored channels-last, so oneDNN runs the deployed network NHWC end to end
-    (its depthwise kernels are ~30% faster NHWC); outputs keep their NCHW shape, only the strides differ.
-    * conv + GELU runs as one oneDNN primitive where that measured faster (depthwise convs, 1x1 convs on maps of
-      28x28 and more), else GELU is applied in place.
-    * 1x1 convs run as one GEMM on the NHWC buffer (or on the NCHW buffer at batch 1). PyTorch would send them to
-      oneDNN with more than one thread, or to an unfold + GEMM with one.
-    * Dilated convs call oneDNN directly (CPU float32, no autograd): PyTorch only uses oneDNN for a batch-1 dense
-      conv whose input has more than 20480 elements, and the stage-3 maps at 224x224 (7x7) fall below that into an
-      im2col kernel that is 2-5x slower.
-    Everything else (TorchScript, tracing for ONNX / torch.fx, GPU) is the plain conv. Results equal ``F.conv2d`` (+
-    GELU) to float rounding.
-    """
-
-    def __init__(self, *args, gelu: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.gelu = gelu
-        self.pointwise = (self.kernel_size == (1, 1) and self.stride == (1, 1) and self.padding == (0, 0)
-                          and self.dilation == (1, 1) and self.groups == 1)
-        self.dilated = self.dilation != (1, 1) and self.padding_mode == 'zeros'
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.jit.is_scripting():
-            x = self._conv_forward(x, self.weight, self.bias)
-            return F.gelu(x) if self.gelu else x
-        else:
-            return self._forward_eager(x)
-
-    def _forward_eager(self, x: torch.Tensor) -> torch.Tensor:
-        fast = plain_eager() and x.device.type == 'cpu'
-        cpu_inference = (fast and x.dtype == torch.float32 and not torch.is_grad_enabled()
-                         and torch.backends.mkldnn.enabled)
-        if self.gelu and cpu_inference and _ONEDNN_CONV_GELU and (
-                self.groups > 1 or x.shape[-2] * x.shape[-1] >= 28 * 28):
-            # measured: conv + GELU as one oneDNN primitive beats conv then GELU for the depthwise convs and the
-            # 1x1 convs on the large early maps; the GEMM below wins for the small late 1x1 convs
-            return torch.ops.mkldnn._convolution_pointwise(
-                x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups, 'gelu', [], 'none')
-        if fast and self.pointwise:
-            x = self._pointwise_gemm(x)
-        elif cpu_inference and self.dilated and _ONEDNN:
-            x = torch.ops.aten.mkldnn_convolution(
-                x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups)
-        else:
-            x = self._conv_forward(x, self.weight, self.bias)
-        return _gelu_(x) if self.gelu else x
-
-    def _pointwise_gemm(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        weight = self.weight.reshape(self.out_channels, c)
-        if x.permute(0, 2, 3, 1).is_contiguous():  # NHWC buffer: (B*H*W, C) @ (C, O)
-            y = torch.addmm(self.bias, x.permute(0, 2, 3, 1).reshape(-1, c), weight.t())
-            return y.view(b, h, w, self.out_channels).permute(0, 3, 1, 2)
-        if b == 1 and x.is_contiguous():  # NCHW buffer: (O, C) @ (C, H*W)
-            return torch.addmm(self.bias.unsqueeze(1), weight, x.view(c, h * w)).view(1, self.out_channels, h, w)
-        return self._conv_forward(x, self.weight, self.bias)
-
-
-@torch.no_grad()
-def _fused(
-        conv: nn.Conv2d,
-        bn: Optional[nn.BatchNorm2d] = None,
-        gelu: bool = False,
-        scale: Optional[torch.Tensor] = None,
-) -> DeployConv2d:
-    """``conv`` with ``bn`` folded in and its output channels multiplied by ``scale`` (a layer scale)."""
-    folded = fuse_conv_bn(conv, bn) if bn is not None else conv
-    out = DeployConv2d(
-        folded.in_channels, folded.out_channels, folded.kernel_size, stride=folded.stride, padding=folded.padding,
-        dilation=folded.dilation, groups=folded.groups, bias=True, gelu=gelu,
-        device=folded.weight.device, dtype=folded.weight.dtype)
-    weight = folded.weight.detach().clone()
-    bias = folded.bias.detach().clone() if folded.bias is not None else torch.zeros_like(out.bias)
-    if scale is not None:
-        weight.mul_(scale.reshape(-1, 1, 1, 1))
-        bias.mul_(scale.reshape(-1))
-    if not out.pointwise:
-        weight = weight.contiguous(memory_format=torch.channels_last)
-    out.weight = nn.Parameter(weight, requires_grad=conv.weight.requires_grad)
-    out.bias.copy_(bias)
-    return out
-
-
-class Residual(nn.Module):
-    """Deploy form of a residual branch whose layer scale is folded: ``x + branch(x)``."""
-
-    def __init__(self, *branch: nn.Module):
-        super().__init__()
-        self.branch = nn.Sequential(*branch)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.branch(x).add_(x)  # the branch output is a fresh tensor: add in place
+# deploy form: what ``timm.utils.reparameterize_model`` turns the blocks into (DeployConv2d and Residual are shared,
+# see models/_blocks.py)
 
 
 class ParallelSum(nn.Module):
@@ -213,8 +97,8 @@ class Stem(nn.Module):
         return self.stem(x)
 
     def fuse(self) -> nn.Sequential:
-        return nn.Sequential(
-            _fused(self.stem[0], self.stem[1], gelu=True), _fused(self.stem[3], self.stem[4], gelu=True))
+        return nn.Sequential(fuse_to_deploy_conv(self.stem[0], self.stem[1], gelu=True),
+                             fuse_to_deploy_conv(self.stem[3], self.stem[4], gelu=True))
 
 
 class Downsample(nn.Module):
@@ -228,7 +112,7 @@ class Downsample(nn.Module):
         return self.conv(x)
 
     def fuse(self) -> DeployConv2d:
-        return _fused(self.conv[0], self.conv[1])
+        return fuse_to_deploy_conv(self.conv[0], self.conv[1])
 
 
 class DepthwiseSeparable(nn.Module):
@@ -268,9 +152,9 @@ class InvertedResidual(nn.Module):
     def fuse(self) -> Residual:
         d = self.dws
         return Residual(
-            _fused(d.pw1, d.norm1, gelu=True),
-            _fused(d.dw, d.norm2, gelu=True),
-            _fused(d.pw2, d.norm3, scale=self.layer_scale_1))
+            fuse_to_deploy_conv(d.pw1, d.norm1, gelu=True),
+            fuse_to_deploy_conv(d.dw, d.norm2, gelu=True),
+            fuse_to_deploy_conv(d.pw2, d.norm3, scale=self.layer_scale_1))
 
 
 class RepCPE(nn.Module):
@@ -285,7 +169,7 @@ class RepCPE(nn.Module):
 
     @torch.no_grad()
     def fuse(self) -> DeployConv2d:
-        conv = _fused(self.pe)
+        conv = fuse_to_deploy_conv(self.pe)
         conv.weight.add_(_identity_kernel(conv.weight))  # the skip is the centre tap of a depthwise kernel
         return conv
 
@@ -311,7 +195,8 @@ class DilatedConv(nn.Module):
         return self.nn(x) + self.nn_2(x)
 
     def fuse(self) -> ParallelSum:
-        return ParallelSum(_fused(self.nn[0], self.nn[1], gelu=True), _fused(self.nn_2[0], self.nn_2[1], gelu=True))
+        return ParallelSum(fuse_to_deploy_conv(self.nn[0], self.nn[1], gelu=True),
+                           fuse_to_deploy_conv(self.nn_2[0], self.nn_2[1], gelu=True))
 
 
 class MLDC(nn.Module):
@@ -330,9 +215,9 @@ class MLDC(nn.Module):
     def fuse_with_scale(self, scale: torch.Tensor) -> Residual:
         return Residual(
             self.cpe.fuse(),
-            _fused(self.fc1[0], self.fc1[1]),
+            fuse_to_deploy_conv(self.fc1[0], self.fc1[1]),
             self.graph_conv.fuse(),
-            _fused(self.fc2[0], self.fc2[1], scale=scale))
+            fuse_to_deploy_conv(self.fc2[0], self.fc2[1], scale=scale))
 
 
 class ConvFFN(nn.Module):
@@ -358,9 +243,9 @@ class ConvFFN(nn.Module):
 
     def fuse_with_scale(self, scale: torch.Tensor) -> Residual:
         return Residual(
-            _fused(self.conv.conv, self.norm1),
-            _fused(self.fc1, self.norm2, gelu=True),
-            _fused(self.fc2, self.norm3, scale=scale))
+            fuse_to_deploy_conv(self.conv.conv, self.norm1),
+            fuse_to_deploy_conv(self.fc1, self.norm2, gelu=True),
+            fuse_to_deploy_conv(self.fc2, self.norm3, scale=scale))
 
 
 class MldcBlock(nn.Module):
@@ -399,7 +284,8 @@ class PreLogits(nn.Sequential):
 
     def fuse(self) -> nn.Sequential:
         # same indices as before (pool at 0) so reset_classifier / prune_intermediate_layers still apply
-        return nn.Sequential(self[0], _fused(self[1], self[2], gelu=True), nn.Identity(), nn.Identity(), self[4])
+        return nn.Sequential(
+            self[0], fuse_to_deploy_conv(self[1], self[2], gelu=True), nn.Identity(), nn.Identity(), self[4])
 
 
 def _make_pool(pool_type: str) -> nn.Module:

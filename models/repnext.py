@@ -15,11 +15,15 @@ Deploy form (``timm.utils.reparameterize_model``): every conv-BN pair, the small
 and stride 2; 3x3 and 7x7) and the averaged heads are folded, as in the paper. It goes further than the official
 ``replace_batchnorm``, exactly (max |diff| ~1e-6 relative): the block BatchNorm folds into the first 1x1 conv of the
 MLP and the down-sampling BatchNorm into its two depthwise convs (so the deploy form has 2 parameters per such channel
-fewer than the official fused form, e.g. M1 4,820,056 vs 4,829,560); the small and medium quarters run as one 7x7
-depthwise conv (3x3 zero-padded at call time); the 1x1 convs run as Linear layers on the channels-last view; the
-whole network runs channels-last. On CPU at batch 1 this form is markedly faster than the official fused one (oneDNN
-reorders NCHW activations and weights on every conv call, and each depthwise call has a fixed cost far above its
-MACs). The deploy ``state_dict`` has no official counterpart (the official ``*_fused.pt`` are TorchScript archives).
+fewer than the official fused form, e.g. M1 4,820,056 vs 4,829,560). Blocks become ``Residual(token mixer, fc1+GELU,
+fc2)`` of the shared deploy convs (``models._blocks.DeployConv2d``: channels-last weights, so the network runs NHWC
+end to end). In plain eager CPU float32 inference every conv is one oneDNN call on a weight pre-packed per input shape,
+the 1x1 convs are inner products on the NHWC buffer with GELU fused, the residual is added in place, the small and
+medium quarters run as one 7x7 depthwise conv, and on small maps the large 1x11 -> 11x1 pair runs as two
+batched matmuls with banded matrices (:class:`FusedChunkConv`). At batch 1 each oneDNN call costs ~50 us whatever its
+size, so fewer calls matter as much as MACs. Traced (ONNX), scripted, FX, compiled or with autograd, the same modules
+run the plain convs. The deploy ``state_dict`` has no official counterpart (the official ``*_fused.pt`` are
+TorchScript archives).
 
 Behaviour that differs from the official code, on purpose:
 
@@ -46,11 +50,13 @@ import torch.nn.functional as F
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import DropPath, SelectAdaptivePool2d, get_act_layer, trunc_normal_
+from timm.layers.activations import GELU as TimmGELU
 from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 
-from ._blocks import ConvNorm, fuse_bn_linear
+from ._blocks import (ConvNorm, Residual, cached, derived_tensor, fuse_bn_linear, fuse_to_deploy_conv, onednn_inference,
+                      pack_conv_weight, plain_eager, run_packed)
 from ._checkpoint import build_model, check_state_dict, classifier_prefixes
 
 __all__ = ['RepNext', 'checkpoint_filter_fn']
@@ -64,6 +70,7 @@ def _depthwise(dim: int, kernel_size, stride=1, padding=0, dilation=1, bias: boo
     return nn.Conv2d(dim, dim, kernel_size, stride, padding, dilation, groups=dim, bias=bias)
 
 
+@torch.no_grad()
 def _conv_like(ref: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
     """A conv with ``ref``'s geometry (stride, padding, groups) holding the given folded weight and bias."""
     conv = nn.Conv2d(
@@ -195,14 +202,26 @@ class ChunkConv(nn.Module):
         return torch.cat((
             x[:, :q], self.conv_s(x[:, q:2 * q]), self.conv_m(x[:, 2 * q:3 * q]), self.conv_l(x[:, 3 * q:])), dim=1)
 
+    @torch.no_grad()
     def fuse(self) -> 'FusedChunkConv':
         return FusedChunkConv(self.conv_s.fuse(), self.conv_m.fuse(), self.conv_l)
 
 
 class FusedChunkConv(nn.Module):
-    """Deploy form of :class:`ChunkConv`: the folded small (3x3) and medium (7x7) quarters run as ONE 7x7 depthwise
-    conv over both (half the oneDNN calls; at these sizes each call costs far more than its MACs). The 3x3 kernel is
-    zero-padded at call time, so the stored weights stay the folded 3x3 and 7x7 kernels."""
+    """Deploy form of :class:`ChunkConv` (quarters identity / small / medium / large, concatenated).
+
+    The stored weights stay the folded small (3x3) and medium (7x7) kernels (the parameter count of the official fused
+    form) and the large 1x11 -> 11x1 pair. On CPU each oneDNN conv call has a fixed cost of ~50 us, far above the MACs
+    of these small maps, so in plain eager inference:
+
+    * the small and medium quarters run as ONE 7x7 depthwise conv (the 3x3 zero-padded, stacked once and cached);
+    * on maps up to 32x32 (and up to 96 channels) the large pair runs as two batched matmuls with banded (Toeplitz)
+      matrices, one per channel: ``A_h @ (X @ A_w + b1) + b2``, the zero padding being the band's cut-off (up to 2x
+      faster than the two convs).
+
+    Traced, scripted or with autograd it is the plain convs (the padded stack is built in the graph). The derived
+    tensors are rebuilt when a weight changes.
+    """
 
     def __init__(self, conv_s: nn.Conv2d, conv_m: nn.Conv2d, conv_l: nn.Sequential):
         super().__init__()
@@ -210,13 +229,84 @@ class FusedChunkConv(nn.Module):
         self.weight_s = nn.Parameter(conv_s.weight.detach().clone())
         self.weight_m = nn.Parameter(conv_m.weight.detach().clone())
         self.bias_sm = nn.Parameter(torch.cat((_bias(conv_s), _bias(conv_m))).detach())
-        self.conv_l = conv_l
+        self.conv_l = nn.Sequential(*[fuse_to_deploy_conv(conv) for conv in conv_l])
+
+    def _weight_sm(self) -> torch.Tensor:
+        weight = torch.cat((F.pad(self.weight_s, (2, 2, 2, 2)), self.weight_m))
+        return weight.contiguous(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q = self.quarter
-        weight = torch.cat((F.pad(self.weight_s, (2, 2, 2, 2)), self.weight_m))
+        if torch.jit.is_scripting():
+            small_medium = F.conv2d(x[:, q:3 * q], self._weight_sm(), self.bias_sm, padding=3, groups=2 * q)
+            return torch.cat((x[:, :q], small_medium, self.conv_l(x[:, 3 * q:])), dim=1)
+        else:
+            return self._forward_eager(x)
+
+    def _forward_eager(self, x: torch.Tensor) -> torch.Tensor:
+        q = self.quarter
+        if onednn_inference(x) and x.dim() == 4:
+            first, second = self.conv_l
+            p, p1, p2 = self._parameters, first._parameters, second._parameters
+            # one cache entry per input shape for everything derived (validated against every source per call)
+            packed, bands = cached(
+                self, (x.shape, torch.get_num_threads()),
+                (p['weight_s'], p['weight_m'], p1['weight'], p1['bias'], p2['weight'], p2['bias']),
+                lambda: self._prepare(x))
+            small_medium = run_packed(x[:, q:3 * q], packed, p['bias_sm'], (1, 1), (3, 3), (1, 1), 2 * q)
+            if bands is not None:
+                band_w, band_h, bias = bands
+                rows = x[:, 3 * q:].contiguous()  # (B, q, H, W), channel-major: one (H, W) matrix per channel
+                if rows.shape[0] == 1:
+                    large = torch.baddbmm(bias, band_h, torch.bmm(rows[0], band_w)).unsqueeze(0)
+                else:
+                    large = torch.matmul(band_h, torch.matmul(rows, band_w)).add_(bias)
+                # cat into a channels-last buffer: the banded result is channel-major, the network runs NHWC
+                out = torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+                return torch.cat((x[:, :q], small_medium, large), dim=1, out=out)
+            return torch.cat((x[:, :q], small_medium, self.conv_l(x[:, 3 * q:])), dim=1)
+        if plain_eager():
+            weight = derived_tensor(self, 'weight_sm', (self.weight_s, self.weight_m), self._weight_sm)
+        else:
+            weight = self._weight_sm()
         small_medium = F.conv2d(x[:, q:3 * q], weight, self.bias_sm, padding=3, groups=2 * q)
         return torch.cat((x[:, :q], small_medium, self.conv_l(x[:, 3 * q:])), dim=1)
+
+    @torch.no_grad()
+    def _prepare(self, x: torch.Tensor) -> Tuple[Tuple[bool, torch.Tensor], Optional[Tuple[torch.Tensor, ...]]]:
+        """The packed small+medium kernel for this input shape, and the banded large pair where it measured faster
+        than the two convs: maps up to 32x32, at most 96 channels (each channel is one small matmul with a fixed
+        cost, ~0.35 us)."""
+        q = self.quarter
+        packed = pack_conv_weight(x[:, q:3 * q], self._weight_sm(), (1, 1), (3, 3), (1, 1), 2 * q)
+        h, w = x.shape[-2:]
+        bands = _banded_pair(self.conv_l[0], self.conv_l[1], h, w) if max(h, w) <= 32 and q <= 96 else None
+        return packed, bands
+
+
+def _band(taps: torch.Tensor, n: int, pad: int) -> torch.Tensor:
+    """(C, n, n) matrices M with ``(x @ M)[c, v] = sum_j taps[c, j] * x[c, v + j - pad]`` (zero padding): a 1-d
+    depthwise cross-correlation along the last axis as a matmul."""
+    k = taps.shape[1]
+    index = torch.arange(n, device=taps.device).view(n, 1) - torch.arange(n, device=taps.device).view(1, n) + pad
+    inside = (index >= 0) & (index < k)
+    return taps[:, index.clamp(0, k - 1)] * inside
+
+
+@torch.no_grad()
+def _banded_pair(first: nn.Conv2d, second: nn.Conv2d, h: int, w: int) -> Optional[Tuple[torch.Tensor, ...]]:
+    """The serial (1, k) -> (k, 1) depthwise pair on an (h, w) map as ``band_h @ (x @ band_w) + bias``, or None when
+    it is not a same-size pair."""
+    (kh1, kw1), (kh2, kw2) = first.kernel_size, second.kernel_size
+    if (kh1, kw2) != (1, 1) or first.padding != (0, kw1 // 2) or second.padding != (kh2 // 2, 0) or kw1 % 2 == 0 \
+            or kh2 % 2 == 0 or first.stride != (1, 1) or second.stride != (1, 1) or first.dilation != (1, 1) \
+            or second.dilation != (1, 1):
+        return None
+    band_w = _band(first.weight.reshape(-1, kw1), w, kw1 // 2)
+    band_h = _band(second.weight.reshape(-1, kh2), h, kh2 // 2).transpose(1, 2).contiguous()
+    # the first bias passes through the second conv, which sees zeros beyond the border: a per-row constant
+    bias = _bias(first).view(-1, 1, 1) * band_h.sum(-1, keepdim=True) + _bias(second).view(-1, 1, 1)
+    return band_w, band_h, bias
 
 
 class CopyConv(nn.Module):
@@ -235,8 +325,8 @@ class CopyConv(nn.Module):
         """Fold the branches and the BatchNorm that follows the concatenation (its halves go to each branch)."""
         scale, shift = _norm_scale_shift(norm)
         dim = self.conv_s.conv_3_3.out_channels
-        self.conv_s = _fold_norm_after(self.conv_s.fuse(), scale[:dim], shift[:dim])
-        self.conv_m = _fold_norm_after(self.conv_m.fuse(), scale[dim:], shift[dim:])
+        self.conv_s = fuse_to_deploy_conv(_fold_norm_after(self.conv_s.fuse(), scale[:dim], shift[:dim]))
+        self.conv_m = fuse_to_deploy_conv(_fold_norm_after(self.conv_m.fuse(), scale[dim:], shift[dim:]))
         return self
 
 
@@ -248,40 +338,20 @@ def _mlp(dim: int, hidden_dim: int, act_layer: Type[nn.Module]) -> nn.Sequential
     return nn.Sequential(ConvNorm(dim, hidden_dim, 1), act_layer(), ConvNorm(hidden_dim, dim, 1))
 
 
-class PointwiseMlp(nn.Module):
-    """Deploy form of the MLP: the folded 1x1 convs as Linear layers on the channels-last view of the input.
-
-    A GEMM on the (H*W, C) view needs no layout reorders (oneDNN's 1x1 conv reorders activations and weights on every
-    call); on a channels-last input the permutes are free views.
-    """
-
-    def __init__(self, fc1: nn.Linear, act: nn.Module, fc2: nn.Linear):
-        super().__init__()
-        self.fc1 = fc1
-        self.act = act
-        self.fc2 = fc2
-
-    @classmethod
-    @torch.no_grad()
-    def from_mlp(cls, mlp: nn.Sequential, norm: Optional[nn.BatchNorm2d] = None) -> 'PointwiseMlp':
-        """Fold ``mlp(norm(x))`` (two ConvNorm 1x1 around an activation)."""
-        first, last = mlp[0].fuse(), mlp[2].fuse()
-        if norm is not None:
-            first = _fold_norm_before(norm, first)
-        return cls(_as_linear(first), mlp[1], _as_linear(last))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)
-        x = self.fc2(self.act(self.fc1(x)))
-        return x.permute(0, 3, 1, 2)
+def _exact_gelu(act: nn.Module) -> bool:
+    return (isinstance(act, nn.GELU) and act.approximate == 'none') or type(act) is TimmGELU
 
 
-def _as_linear(conv: nn.Conv2d) -> nn.Linear:
-    linear = nn.Linear(conv.in_channels, conv.out_channels, device=conv.weight.device, dtype=conv.weight.dtype)
-    with torch.no_grad():
-        linear.weight.copy_(conv.weight.flatten(1))
-        linear.bias.copy_(conv.bias)
-    return linear
+@torch.no_grad()
+def _deploy_mlp(mlp: nn.Sequential, norm: Optional[nn.BatchNorm2d] = None) -> List[nn.Module]:
+    """Fold ``mlp(norm(x))`` (two ConvNorm 1x1 around an activation) into deploy convs: on CPU each 1x1 conv is one
+    oneDNN inner product on the channels-last buffer (no layout reorders) and GELU is fused into the first."""
+    first, act, last = mlp[0].fuse(), mlp[1], mlp[2].fuse()
+    if norm is not None:
+        first = _fold_norm_before(norm, first)
+    if _exact_gelu(act):
+        return [fuse_to_deploy_conv(first, gelu=True), fuse_to_deploy_conv(last)]
+    return [fuse_to_deploy_conv(first), act, fuse_to_deploy_conv(last)]
 
 
 class MetaNeXtBlock(nn.Module):
@@ -298,13 +368,10 @@ class MetaNeXtBlock(nn.Module):
         return x + self.drop_path(self.channel_mixer(self.norm(self.token_mixer(x))))
 
     @torch.no_grad()
-    def reparameterize(self):
-        """Fold the kernel branches and every BatchNorm; the block norm goes into the first 1x1 conv."""
-        if isinstance(self.norm, nn.Identity):
-            return
-        self.token_mixer = self.token_mixer.fuse()
-        self.channel_mixer = PointwiseMlp.from_mlp(self.channel_mixer, self.norm)
-        self.norm = nn.Identity()
+    def fuse(self) -> Residual:
+        """Fold the kernel branches and every BatchNorm (the block norm goes into the first 1x1 conv); the deploy
+        block adds the input in place to the fresh branch output (stochastic depth is inactive in inference)."""
+        return Residual(self.token_mixer.fuse(), *_deploy_mlp(self.channel_mixer, self.norm))
 
 
 class Downsample(nn.Module):
@@ -322,13 +389,9 @@ class Downsample(nn.Module):
         return x + self.channel_mixer(x)
 
     @torch.no_grad()
-    def reparameterize(self):
+    def fuse(self) -> nn.Sequential:
         """Fold the kernel branches, and the norm into them (the residual needs the normalised values)."""
-        if isinstance(self.norm, nn.Identity):
-            return
-        self.token_mixer = self.token_mixer.fuse_with_norm(self.norm)
-        self.channel_mixer = PointwiseMlp.from_mlp(self.channel_mixer)
-        self.norm = nn.Identity()
+        return nn.Sequential(self.token_mixer.fuse_with_norm(self.norm), Residual(*_deploy_mlp(self.channel_mixer)))
 
 
 class RepNextStem(nn.Module):
@@ -341,18 +404,21 @@ class RepNextStem(nn.Module):
             act_layer(),
             ConvNorm(out_chs // 2, out_chs, 3, stride=2),
         )
-        self.channels_last = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.channels_last:
-            # the deploy form runs channels-last: oneDNN depthwise and 1x1 convs are markedly faster on CPU
-            x = x.contiguous(memory_format=torch.channels_last)
         return self.stem(x)
 
     @torch.no_grad()
     def reparameterize(self):
-        self.stem = nn.Sequential(*[m.fuse() if isinstance(m, ConvNorm) else m for m in self.stem])
-        self.channels_last = True
+        """Deploy convs (channels-last weights: the network runs NHWC from the first conv on); GELU is fused into the
+        first (the Identity keeps the indices of ``stem.stem``)."""
+        first, act, last = self.stem
+        if not isinstance(first, ConvNorm):
+            return
+        gelu = _exact_gelu(act)
+        self.stem = nn.Sequential(
+            fuse_to_deploy_conv(first.conv, first.norm, gelu=gelu), nn.Identity() if gelu else act,
+            fuse_to_deploy_conv(last.conv, last.norm))
 
 
 class RepNextStage(nn.Module):

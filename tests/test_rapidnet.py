@@ -347,7 +347,8 @@ def test_timm_conventions(loaded):
 
 
 def test_deploy_conv_paths_match_reference():
-    """Every fast path of DeployConv2d (GEMM 1x1 on NCHW / NHWC, oneDNN dilated, oneDNN conv+GELU, autograd
+    """Every path of DeployConv2d (oneDNN inner product for 1x1 on NHWC, oneDNN conv for NCHW 1x1, dilated, depthwise,
+    each with fused GELU; with autograd the GEMM 1x1 on NCHW / NHWC and the plain conv
     fallback) equals conv2d (+ GELU)."""
     gen = torch.Generator().manual_seed(0)
     cases = [  # (in, out, kernel, dilation, groups, gelu, input shape, channels_last input)
@@ -363,7 +364,7 @@ def test_deploy_conv_paths_match_reference():
         bn = nn.BatchNorm2d(cout).eval()
         bn.running_mean.normal_(generator=gen)
         bn.running_var.uniform_(0.5, 1.5, generator=gen)
-        deploy = rn._fused(conv, bn, gelu=gelu)
+        deploy = rn.fuse_to_deploy_conv(conv, bn, gelu=gelu)
         x = torch.randn(*shape, generator=gen)
         if cl:
             x = x.contiguous(memory_format=torch.channels_last)

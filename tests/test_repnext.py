@@ -9,6 +9,7 @@ import copy
 
 import pytest
 import torch
+import torch.fx
 import torch.nn as nn
 import timm
 from timm.utils import reparameterize_model
@@ -152,7 +153,9 @@ def test_fold_equivalence(name, loaded):
     assert y.abs().max() > 0.1  # a real signal, not a collapsed network
     torch.testing.assert_close(y_deploy, y, atol=1e-4, rtol=0)
     for a, b in zip(feats, feats_deploy):
-        torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-5)
+        # the residual stream reaches ~28 in M5's stage 3, where each fp32 form is ~9e-5 from a float64 run: scale
+        # the tolerance with the feature magnitude
+        torch.testing.assert_close(b, a, atol=1e-4 * max(1., a.abs().max().item() / 10), rtol=1e-5)
     # the synthetic official weights (residual stream up to ~1e15) agree relatively, too
     with torch.no_grad():
         ref_in = reference_input(IMG, 2)
@@ -399,4 +402,57 @@ def test_torchscript_train_and_deploy_forms(loaded):
         scripted = torch.jit.script(copy.deepcopy(model))
         torch.testing.assert_close(scripted(x), model(x))
         deploy = reparameterize_model(model)
-        torch.testing.assert_close(torch.jit.script(deploy)(x), deploy(x))
+        # scripted: the plain convs; eager: oneDNN kernels (equal to float rounding, relative to these synthetic
+        # weights' large logits)
+        y = deploy(x)
+        torch.testing.assert_close(torch.jit.script(deploy)(x), y, atol=1e-5 * y.abs().max().item(), rtol=0)
+
+
+@pytest.mark.skipif(not models._blocks.ONEDNN_POINTWISE, reason='this PyTorch build has no oneDNN fused ops')
+def test_deploy_fast_paths_and_traced_forms_match_training_form(loaded):
+    """The deploy form equals the training form within 1e-4 on its CPU fast paths (oneDNN convs and inner products on
+    pre-packed weights, fused GELU, banded matmuls for the large kernel pair on maps up to 32x32, oneDNN convs above)
+    at batch 1 and 2, and on the plain paths taken under torch.jit.trace (ONNX export), torch.fx, autograd."""
+    from models import _blocks
+    model = _calibrated(loaded('repnext_m0'))
+    deploy = reparameterize_model(model)
+    for x in (torch.randn(1, 3, 144, 144, generator=torch.Generator().manual_seed(3)),  # maps 36 (convs) .. 5
+              torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(4))):   # maps 16 .. 2 (banded)
+        with torch.no_grad():
+            expected = model(x)
+        traced = copy.deepcopy(deploy)  # fresh modules: nothing packed yet
+        with torch.no_grad():
+            graph = torch.jit.trace(traced, x, check_trace=False)  # the check would rerun it in plain eager
+        assert not any(traced_m in _blocks._DERIVED for traced_m in traced.modules())  # tracing took the plain path
+        assert 'mkldnn' not in str(graph.inlined_graph)
+        with torch.inference_mode():
+            fast = deploy(x)
+        assert sum(m in _blocks._DERIVED for m in deploy.modules()) >= 3 * 13  # packed: the fast path ran
+        fx = torch.fx.symbolic_trace(deploy)
+        with torch.no_grad():
+            outputs = {'fast': fast, 'jit.trace': graph(x), 'fx': fx(x)}
+        outputs['autograd'] = deploy(x.clone().requires_grad_())
+        for path, y in outputs.items():
+            assert y.shape == expected.shape, path
+            torch.testing.assert_close(y.detach(), expected, atol=1e-4, rtol=0, msg=lambda m: f'{path}: {m}')
+
+
+def test_deploy_caches_follow_weight_updates(loaded):
+    """Packed / assembled weights are derived once and reused; a weight written in place, swapped by .to(), or
+    reloaded is seen by the next forward."""
+    deploy = reparameterize_model(_calibrated(loaded('repnext_m0')))
+    x = torch.randn(1, 3, IMG, IMG, generator=torch.Generator().manual_seed(5))
+    block = deploy.stages[2].blocks[0]
+    with torch.no_grad():
+        before = deploy(x)
+        saved = copy.deepcopy(deploy.state_dict())
+        for p in (block.branch[0].weight_m, block.branch[0].conv_l[1].bias, block.branch[1].weight):
+            p.mul_(1.5)  # in place: the version counter moves
+        changed = deploy(x)
+        deploy.double().float()  # .to() swaps param.data
+        assert torch.equal(deploy(x), changed)
+        reference = copy.deepcopy(deploy)
+        torch.testing.assert_close(torch.jit.script(reference)(x), changed, atol=1e-4, rtol=0)  # plain path agrees
+        deploy.load_state_dict(saved)
+        torch.testing.assert_close(deploy(x), before, atol=0, rtol=0)
+    assert not torch.allclose(changed, before)
