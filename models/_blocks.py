@@ -107,8 +107,10 @@ if ONEDNN_POINTWISE:
 
 # Tensors derived from a module's parameters (pre-packed oneDNN weights, kernels assembled from several parameters).
 # Kept outside the modules, so state_dict, deepcopy, pickling and TorchScript never see them; entries die with their
-# module. An entry is reused only for the very source tensors at the same version, so replacing or writing a weight
-# (load_state_dict, .to(), an optimiser step) rebuilds it.
+# module. An entry keeps (tensor, data_ptr, version) of each source and is reused only while every source is that same
+# tensor, at that address and version: replacing or writing a weight (load_state_dict, an optimiser step, .to() /
+# .cuda() round trips, which swap param.data) rebuilds it. Writes through .data bypass the version counter and are
+# not seen (clear_deploy_cache).
 _DERIVED: 'weakref.WeakKeyDictionary[nn.Module, Dict[Any, Tuple[Any, ...]]]' = weakref.WeakKeyDictionary()
 _MAX_DERIVED = 8  # entries per module: a few input shapes / thread counts at a time
 
@@ -117,20 +119,17 @@ def _version(t: torch.Tensor) -> int:
     return -1 if t.is_inference() else t._version  # inference tensors have no version counter (and stay unchanged)
 
 
-def _valid(key: Tuple[Any, ...], t: torch.Tensor) -> bool:
-    """``key`` (tensor, data_ptr, version) was taken from ``t`` as it is now. The data pointer catches ``module.to()``
-    / ``.cuda()`` round trips (they swap ``param.data`` and keep the Parameter); writes through ``.data`` bypass the
-    version counter and are not seen (see :func:`clear_deploy_cache`)."""
-    return key[0] is t and key[1] == t.data_ptr() and (key[2] < 0 or key[2] == t._version)
-
-
 def cached(owner: nn.Module, tag: Any, sources: Tuple[torch.Tensor, ...], build: Callable[[], Any]) -> Any:
     """``build()`` (derived from ``sources``: packed weights, assembled kernels), kept for ``owner`` under ``tag``
     and rebuilt once a source is replaced or written."""
     store = _DERIVED.get(owner)
     entry = store.get(tag) if store is not None else None
-    if entry is not None and all(_valid(key, t) for key, t in zip(entry[0], sources)):
-        return entry[1]
+    if entry is not None:
+        for key, t in zip(entry[0], sources):  # runs per block and call: kept flat
+            if key[0] is not t or key[1] != t.data_ptr() or (key[2] >= 0 and key[2] != t._version):
+                break
+        else:
+            return entry[1]
     value = build()
     if store is None:
         store = _DERIVED[owner] = {}
@@ -197,7 +196,7 @@ def deploy_conv2d(
         store = _DERIVED.get(owner)
         entry = store.get(tag) if store is not None else None
         if entry is not None and entry[0] is weight and entry[1] == weight.data_ptr() and (
-                entry[2] < 0 or entry[2] == weight._version):  # _valid(entry, weight), inlined
+                entry[2] < 0 or entry[2] == weight._version):  # the cached() check, inlined
             packed = entry[3]
         elif x.dim() != 4:  # e.g. an unbatched input: the portable path
             return F.gelu(F.conv2d(x, weight, bias, stride, padding, dilation, groups)) if gelu else F.conv2d(

@@ -15,15 +15,15 @@ Deploy form (``timm.utils.reparameterize_model``): every conv-BN pair, the small
 and stride 2; 3x3 and 7x7) and the averaged heads are folded, as in the paper. It goes further than the official
 ``replace_batchnorm``, exactly (max |diff| ~1e-6 relative): the block BatchNorm folds into the first 1x1 conv of the
 MLP and the down-sampling BatchNorm into its two depthwise convs (so the deploy form has 2 parameters per such channel
-fewer than the official fused form, e.g. M1 4,820,056 vs 4,829,560). Blocks become ``Residual(token mixer, fc1+GELU,
-fc2)`` of the shared deploy convs (``models._blocks.DeployConv2d``: channels-last weights, so the network runs NHWC
-end to end). In plain eager CPU float32 inference every conv is one oneDNN call on a weight pre-packed per input shape,
-the 1x1 convs are inner products on the NHWC buffer with GELU fused, the residual is added in place, the small and
-medium quarters run as one 7x7 depthwise conv, and on small maps the large 1x11 -> 11x1 pair runs as two
-batched matmuls with banded matrices (:class:`FusedChunkConv`). At batch 1 each oneDNN call costs ~50 us whatever its
-size, so fewer calls matter as much as MACs. Traced (ONNX), scripted, FX, compiled or with autograd, the same modules
-run the plain convs. The deploy ``state_dict`` has no official counterpart (the official ``*_fused.pt`` are
-TorchScript archives).
+fewer than the official fused form, e.g. M1 4,820,056 vs 4,829,560). The deploy modules (:class:`MetaNeXtDeploy`,
+:class:`FusedChunkConv`, the down-sampling ``Residual``) are built from the shared ``models._blocks.DeployConv2d``
+(channels-last weights: the network runs NHWC end to end). In plain eager CPU float32 inference every conv is one
+oneDNN call on a weight pre-packed per input shape, the 1x1 convs are inner products on the NHWC buffer with GELU
+fused, the residual is added in place, the small and medium quarters run as one 7x7 depthwise conv, and on small maps
+the large 1x11 -> 11x1 pair runs as two batched matmuls with banded matrices. At batch 1 each oneDNN call costs ~50 us
+whatever its size, so fewer calls (and less Python per block) matter as much as MACs. Traced (ONNX), scripted, FX,
+compiled or with autograd, the same modules run the plain convs. The deploy ``state_dict`` has no official
+counterpart (the official ``*_fused.pt`` are TorchScript archives).
 
 Behaviour that differs from the official code, on purpose:
 
@@ -55,8 +55,8 @@ from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 
-from ._blocks import (ConvNorm, Residual, cached, derived_tensor, fuse_bn_linear, fuse_to_deploy_conv, onednn_inference,
-                      pack_conv_weight, plain_eager, run_packed)
+from ._blocks import (ConvNorm, DeployConv2d, Residual, cached, derived_tensor, fuse_bn_linear, fuse_to_deploy_conv,
+                      onednn_inference, pack_conv_weight, plain_eager, run_packed)
 from ._checkpoint import build_model, check_state_dict, classifier_prefixes
 
 __all__ = ['RepNext', 'checkpoint_filter_fn']
@@ -246,31 +246,38 @@ class FusedChunkConv(nn.Module):
     def _forward_eager(self, x: torch.Tensor) -> torch.Tensor:
         q = self.quarter
         if onednn_inference(x) and x.dim() == 4:
-            first, second = self.conv_l
-            p, p1, p2 = self._parameters, first._parameters, second._parameters
             # one cache entry per input shape for everything derived (validated against every source per call)
-            packed, bands = cached(
-                self, (x.shape, torch.get_num_threads()),
-                (p['weight_s'], p['weight_m'], p1['weight'], p1['bias'], p2['weight'], p2['bias']),
-                lambda: self._prepare(x))
-            small_medium = run_packed(x[:, q:3 * q], packed, p['bias_sm'], (1, 1), (3, 3), (1, 1), 2 * q)
-            if bands is not None:
-                band_w, band_h, bias = bands
-                rows = x[:, 3 * q:].contiguous()  # (B, q, H, W), channel-major: one (H, W) matrix per channel
-                if rows.shape[0] == 1:
-                    large = torch.baddbmm(bias, band_h, torch.bmm(rows[0], band_w)).unsqueeze(0)
-                else:
-                    large = torch.matmul(band_h, torch.matmul(rows, band_w)).add_(bias)
-                # cat into a channels-last buffer: the banded result is channel-major, the network runs NHWC
-                out = torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
-                return torch.cat((x[:, :q], small_medium, large), dim=1, out=out)
-            return torch.cat((x[:, :q], small_medium, self.conv_l(x[:, 3 * q:])), dim=1)
+            prepared = cached(self, (x.shape, torch.get_num_threads()), self._sources(), lambda: self._prepare(x))
+            return self._mix(x, *prepared)
         if plain_eager():
             weight = derived_tensor(self, 'weight_sm', (self.weight_s, self.weight_m), self._weight_sm)
         else:
             weight = self._weight_sm()
         small_medium = F.conv2d(x[:, q:3 * q], weight, self.bias_sm, padding=3, groups=2 * q)
         return torch.cat((x[:, :q], small_medium, self.conv_l(x[:, 3 * q:])), dim=1)
+
+    def _sources(self) -> Tuple[torch.Tensor, ...]:
+        """The parameters the cached tensors derive from (``_parameters`` lookups: this runs per call)."""
+        first, second = self.conv_l
+        p, p1, p2 = self._parameters, first._parameters, second._parameters
+        return p['weight_s'], p['weight_m'], p1['weight'], p1['bias'], p2['weight'], p2['bias']
+
+    def _mix(self, x: torch.Tensor, packed: Tuple[bool, torch.Tensor],
+             bands: Optional[Tuple[torch.Tensor, ...]]) -> torch.Tensor:
+        """The fast path (under ``onednn_inference``), with what :meth:`_prepare` made for this input shape."""
+        q = self.quarter
+        small_medium = run_packed(x[:, q:3 * q], packed, self._parameters['bias_sm'], (1, 1), (3, 3), (1, 1), 2 * q)
+        if bands is None:
+            return torch.cat((x[:, :q], small_medium, self.conv_l(x[:, 3 * q:])), dim=1)
+        band_w, band_h, bias = bands
+        rows = x[:, 3 * q:].contiguous()  # (B, q, H, W), channel-major: one (H, W) matrix per channel
+        if rows.shape[0] == 1:
+            large = torch.baddbmm(bias, band_h, torch.bmm(rows[0], band_w)).unsqueeze(0)
+        else:
+            large = torch.matmul(band_h, torch.matmul(rows, band_w)).add_(bias)
+        # cat into a channels-last buffer: the banded result is channel-major, the network runs NHWC
+        out = torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+        return torch.cat((x[:, :q], small_medium, large), dim=1, out=out)
 
     @torch.no_grad()
     def _prepare(self, x: torch.Tensor) -> Tuple[Tuple[bool, torch.Tensor], Optional[Tuple[torch.Tensor, ...]]]:
@@ -368,10 +375,52 @@ class MetaNeXtBlock(nn.Module):
         return x + self.drop_path(self.channel_mixer(self.norm(self.token_mixer(x))))
 
     @torch.no_grad()
-    def fuse(self) -> Residual:
-        """Fold the kernel branches and every BatchNorm (the block norm goes into the first 1x1 conv); the deploy
-        block adds the input in place to the fresh branch output (stochastic depth is inactive in inference)."""
-        return Residual(self.token_mixer.fuse(), *_deploy_mlp(self.channel_mixer, self.norm))
+    def fuse(self) -> 'MetaNeXtDeploy':
+        """Fold the kernel branches and every BatchNorm (the block norm goes into the first 1x1 conv)."""
+        return MetaNeXtDeploy(self.token_mixer.fuse(), *_deploy_mlp(self.channel_mixer, self.norm))
+
+
+class MetaNeXtDeploy(nn.Module):
+    """Deploy form of :class:`MetaNeXtBlock`: ``x + fc2(act(fc1(token_mixer(x))))``, the input added in place to the
+    fresh branch output (stochastic depth is inactive in inference).
+
+    Under ``onednn_inference`` the whole block is one cached lookup (packed weights of the mixer and both 1x1 convs
+    for this input shape, validated against every parameter) and a straight run of oneDNN calls: at batch 1 the
+    Python around ~6 module calls per block measured ~3% of the forward. Elsewhere it runs its modules.
+    """
+
+    def __init__(self, token_mixer: FusedChunkConv, fc1: DeployConv2d, *rest: nn.Module):
+        super().__init__()
+        self.token_mixer = token_mixer
+        self.fc1 = fc1
+        self.act = rest[0] if len(rest) == 2 else nn.Identity()  # GELU is fused into fc1 (DeployConv2d.gelu)
+        self.fc2 = rest[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return self.fc2(self.act(self.fc1(self.token_mixer(x)))).add_(x)
+        else:
+            return self._forward_eager(x)
+
+    def _forward_eager(self, x: torch.Tensor) -> torch.Tensor:
+        fc1, fc2 = self.fc1, self.fc2
+        if fc1.gelu and isinstance(fc2, DeployConv2d) and onednn_inference(x) and x.dim() == 4:
+            mixer = self.token_mixer
+            p1, p2 = fc1._parameters, fc2._parameters
+            packed_mixer, bands, packed1, packed2 = cached(
+                self, (x.shape, torch.get_num_threads()), mixer._sources() + (p1['weight'], p2['weight']),
+                lambda: self._prepare(x))
+            y = mixer._mix(x, packed_mixer, bands)
+            y = run_packed(y, packed1, p1['bias'], (1, 1), (0, 0), (1, 1), 1, gelu=True)
+            return run_packed(y, packed2, p2['bias'], (1, 1), (0, 0), (1, 1), 1).add_(x)
+        return fc2(self.act(fc1(self.token_mixer(x)))).add_(x)
+
+    @torch.no_grad()
+    def _prepare(self, x: torch.Tensor) -> Tuple[Any, ...]:
+        b, c, h, w = x.shape
+        hidden = torch.empty((b, self.fc1.out_channels, h, w), dtype=x.dtype, memory_format=torch.channels_last)
+        return (*self.token_mixer._prepare(x), pack_conv_weight(x, self.fc1.weight, (1, 1), (0, 0), (1, 1), 1),
+                pack_conv_weight(hidden, self.fc2.weight, (1, 1), (0, 0), (1, 1), 1))
 
 
 class Downsample(nn.Module):

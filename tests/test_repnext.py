@@ -427,7 +427,8 @@ def test_deploy_fast_paths_and_traced_forms_match_training_form(loaded):
         assert 'mkldnn' not in str(graph.inlined_graph)
         with torch.inference_mode():
             fast = deploy(x)
-        assert sum(m in _blocks._DERIVED for m in deploy.modules()) >= 3 * 13  # packed: the fast path ran
+        blocks = [m for m in deploy.modules() if isinstance(m, repnext_module.MetaNeXtDeploy)]
+        assert len(blocks) == 14 and all(m in _blocks._DERIVED for m in blocks)  # packed: the fast path ran
         fx = torch.fx.symbolic_trace(deploy)
         with torch.no_grad():
             outputs = {'fast': fast, 'jit.trace': graph(x), 'fx': fx(x)}
@@ -446,7 +447,7 @@ def test_deploy_caches_follow_weight_updates(loaded):
     with torch.no_grad():
         before = deploy(x)
         saved = copy.deepcopy(deploy.state_dict())
-        for p in (block.branch[0].weight_m, block.branch[0].conv_l[1].bias, block.branch[1].weight):
+        for p in (block.token_mixer.weight_m, block.token_mixer.conv_l[1].bias, block.fc1.weight, block.fc2.bias):
             p.mul_(1.5)  # in place: the version counter moves
         changed = deploy(x)
         deploy.double().float()  # .to() swaps param.data
