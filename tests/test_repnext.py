@@ -454,6 +454,9 @@ def test_deploy_caches_follow_weight_updates(loaded):
         assert torch.equal(deploy(x), changed)
         reference = copy.deepcopy(deploy)
         torch.testing.assert_close(torch.jit.script(reference)(x), changed, atol=1e-4, rtol=0)  # plain path agrees
-        deploy.load_state_dict(saved)
+        deploy.load_state_dict(saved)  # copies in place
+        torch.testing.assert_close(deploy(x), before, atol=0, rtol=0)
+        block.fc1.weight.mul_(1.5)
+        deploy.load_state_dict(saved, assign=True)  # new Parameter objects
         torch.testing.assert_close(deploy(x), before, atol=0, rtol=0)
     assert not torch.allclose(changed, before)
