@@ -3,7 +3,7 @@
 #   python tools/make_synthetic.py --tasks seg && python segmentation/train.py <this file>
 # Data root: $SYNTHETIC_DATA (default data/synthetic). Label 0 is unused and label 1 is background, so
 # reduce_zero_label maps the classes to 0..3 exactly as ADE20K's 1..150 map to 0..149.
-_base_ = ['../_base_/models/fpn.py', '../_base_/default_runtime.py']
+_base_ = ['../_base_/models/fpn.py', '../_base_/schedules/iter_loops.py', '../_base_/default_runtime.py']
 data_root = '{{$SYNTHETIC_DATA:data/synthetic}}/ade/ADEChallengeData2016'
 metainfo = dict(classes=('background', 'circle', 'square', 'triangle'),
                 palette=[[120, 120, 120], [220, 20, 60], [0, 128, 0], [0, 0, 142]])
@@ -50,15 +50,7 @@ tta_pipeline = [
 
 max_iters = 300
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4))
 param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=max_iters, by_epoch=False)]
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=100))
 randomness = dict(seed=0)
