@@ -28,7 +28,7 @@ Behaviour that differs from the official code (on purpose):
 * Deployment (``timm.utils.reparameterize_model``, through ``fuse()``) folds every conv-BN pair, the ``cpe``
   identity and the three ``crpe`` windows into one 7x7 depthwise kernel, folds LayerNorm affine terms into the
   projections after them, runs the 1x1 convs as token matmuls and the P encoders of a stage as one batched
-  computation (``MHCAStageDeploy``); in plain eager batch-1 inference the factorised attention runs per path with
+  computation (``MHCAStageDeploy``; in plain eager inference one multi-threaded GEMM per path); in plain eager batch-1 inference the factorised attention runs per path with
   the heads as the ``bmm`` batch on strided views (no q/k/v layout copies), and on 56x56 / 28x28 maps the crpe
   runs one conv per window instead of the zero-padded 7x7; in plain eager inference residual adds and GELU run in
   place and large MLPs in row chunks (no large fresh buffers, which glibc otherwise maps and faults in anew on
@@ -399,6 +399,25 @@ def _stack_linear(linears: List[nn.Linear], norms: Optional[List[nn.LayerNorm]] 
     return nn.Parameter(torch.stack(weights).detach().contiguous()), nn.Parameter(torch.stack(biases).detach())
 
 
+def _paths_addmm(bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, fast: bool) -> torch.Tensor:
+    """``bias + x @ weight`` per path: (P, M, K) x (P, K, N) -> (P, M, N). The fast form is one multi-threaded GEMM
+    per path; ``baddbmm`` splits the P paths over the threads instead (P = 3 on 2 threads: one thread idles a third
+    of the time), measured 15-25% slower on MPViT-B's projections."""
+    if not fast:
+        return torch.baddbmm(bias, x, weight)
+    out = x.new_empty(x.shape[0], x.shape[1], weight.shape[-1])
+    for p in range(x.shape[0]):
+        torch.addmm(bias[p, 0], x[p], weight[p], out=out[p])
+    return out
+
+
+def _paths_accumulate_(acc: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> None:
+    """``acc += bias + x @ weight`` per path, in place: acc (M, P, N) tokens-major, x (P, M, K), weight (P, K, N)."""
+    acc.add_(bias.transpose(0, 1))
+    for p in range(x.shape[0]):
+        acc[:, p].addmm_(x[p], weight[p])
+
+
 def _depthwise_conv(weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
     chs, size = weight.shape[0], weight.shape[-1]
     conv = nn.Conv2d(chs, chs, size, padding=size // 2, groups=chs, device=weight.device, dtype=weight.dtype)
@@ -442,7 +461,12 @@ class MultiPathBlock(nn.Module):
         heads, hd = self.num_heads, self.head_dim
         x = _to_tokens(self.cpe(_to_image(x.view(B, N, P * C), H, W))).view(BN, P, C)
 
-        qkv = torch.baddbmm(self.qkv_bias, F.layer_norm(x, self.norm_shape, eps=self.eps).transpose(0, 1), self.qkv_weight)
+        # inference in plain eager: matmuls per path, residual adds and GELU in place (x is the cpe's fresh output).
+        # Fewer large fresh buffers per block: measured, interleaved with other models glibc otherwise hands the
+        # 56x56 stage pages back and forth (thousands of page faults per forward)
+        in_place = plain_eager() and not torch.is_grad_enabled()
+        normed = F.layer_norm(x, self.norm_shape, eps=self.eps).transpose(0, 1)
+        qkv = _paths_addmm(self.qkv_bias, normed, self.qkv_weight, in_place)
         if B == 1 and N >= 784 and len(self.crpe_windows) > 1 and plain_eager():
             out = self._q_crpe(qkv.view(P, N, 3 * C), H, W).view(P, B, N, C)
         else:
@@ -456,29 +480,22 @@ class MultiPathBlock(nn.Module):
             q, k, v = qkv_heads[:, :, 0], qkv_heads[:, :, 1], qkv_heads[:, :, 2]  # (P*B, N, heads, hd) views
             context = (k.softmax(dim=1).permute(0, 2, 3, 1) @ v.transpose(1, 2)) * self.scale
             out = out.view(P * B, N, heads, hd) + (q.transpose(1, 2) @ context).transpose(1, 2)
-        attn = torch.baddbmm(self.proj_bias, out.view(P, BN, C), self.proj_weight).transpose(0, 1)
-        # inference in plain eager: residual adds and GELU in place (x is the cpe's fresh output). Fewer large fresh
-        # buffers per block: measured, interleaved with other models glibc otherwise hands the 56x56 stage pages
-        # back and forth (thousands of page faults per forward)
-        in_place = plain_eager() and not torch.is_grad_enabled()
-        x = x.add_(attn) if in_place else x + attn
+        if in_place:
+            _paths_accumulate_(x, self.proj_bias, out.view(P, BN, C), self.proj_weight)
+        else:
+            x = x + torch.baddbmm(self.proj_bias, out.view(P, BN, C), self.proj_weight).transpose(0, 1)
 
         normed = F.layer_norm(x, self.norm_shape, eps=self.eps).transpose(0, 1)
-        rows = max(196, (1 << 19) // (P * self.fc1_weight.shape[-1]))  # a hidden chunk of ~2 MB
-        if in_place and isinstance(self.act, nn.GELU) and BN > rows:
-            # the MLP in row chunks: its 4x-wide hidden map stays small (cache-resident, no large fresh buffer)
-            for start in range(0, BN, rows):
-                hidden = torch.baddbmm(self.fc1_bias, normed[:, start:start + rows], self.fc1_weight)
-                hidden = torch.ops.aten.gelu_(hidden, approximate=self.act.approximate)
-                x[start:start + rows].add_(torch.baddbmm(self.fc2_bias, hidden, self.fc2_weight).transpose(0, 1))
-            return x
-        hidden = torch.baddbmm(self.fc1_bias, normed, self.fc1_weight)
         if in_place and isinstance(self.act, nn.GELU):
-            hidden = torch.ops.aten.gelu_(hidden, approximate=self.act.approximate)
-        else:
-            hidden = self.act(hidden)
-        mlp = torch.baddbmm(self.fc2_bias, hidden, self.fc2_weight).transpose(0, 1)
-        return x.add_(mlp) if in_place else x + mlp
+            # the MLP in row chunks: its 4x-wide hidden map stays small (cache-resident, no large fresh buffer)
+            rows = max(196, (1 << 19) // (P * self.fc1_weight.shape[-1]))  # a hidden chunk of ~2 MB
+            for start in range(0, BN, rows):
+                hidden = _paths_addmm(self.fc1_bias, normed[:, start:start + rows], self.fc1_weight, True)
+                hidden = torch.ops.aten.gelu_(hidden, approximate=self.act.approximate)
+                _paths_accumulate_(x[start:start + rows], self.fc2_bias, hidden, self.fc2_weight)
+            return x
+        hidden = self.act(torch.baddbmm(self.fc1_bias, normed, self.fc1_weight))
+        return x + torch.baddbmm(self.fc2_bias, hidden, self.fc2_weight).transpose(0, 1)
 
     @torch.jit.unused
     def _q_crpe(self, qkv: torch.Tensor, H: int, W: int) -> torch.Tensor:
