@@ -6,16 +6,18 @@ piece only needs a ``fuse()`` method returning the deploy-form module. Deploy fo
 plain eager inference (:func:`onednn_inference`), everything else gets the portable form.
 """
 import weakref
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.layers import GELU as TimmGELU
 from torch.fx._symbolic_trace import is_fx_symbolic_tracing
 
 __all__ = ['fuse_conv_bn', 'fuse_bn_linear', 'ConvNorm', 'plain_eager', 'DeployConv2d', 'deploy_conv2d',
            'fuse_to_deploy_conv', 'Residual', 'onednn_inference', 'pack_conv_weight', 'run_packed', 'cached',
-           'derived_tensor', 'clear_deploy_cache', 'ONEDNN_AVAILABLE', 'ONEDNN_POINTWISE']
+           'onednn_post_op', 'NO_POST_OP', 'GELU_POST_OP', 'derived_tensor', 'clear_deploy_cache', 'ONEDNN_AVAILABLE',
+           'ONEDNN_POINTWISE']
 
 
 def plain_eager() -> bool:
@@ -164,6 +166,28 @@ def onednn_inference(x: torch.Tensor) -> bool:
             and torch._C._get_mkldnn_enabled())
 
 
+PostOp = Tuple[str, List[float], str]  # oneDNN post-op: (attr, scalars, algorithm)
+NO_POST_OP: PostOp = ('none', [], '')
+GELU_POST_OP: PostOp = ('gelu', [], 'none')  # exact (erf) GELU
+
+
+def onednn_post_op(act: Optional[nn.Module]) -> Optional[PostOp]:
+    """The oneDNN post-op that equals ``act`` (``None``: no fused form; the activation then runs as a module)."""
+    if act is None or isinstance(act, nn.Identity):
+        return NO_POST_OP
+    if isinstance(act, nn.GELU):
+        return ('gelu', [], act.approximate)
+    if type(act) is TimmGELU:  # timm's GELU module: exact
+        return GELU_POST_OP
+    if isinstance(act, nn.ReLU6):
+        return ('hardtanh', [0., 6.], '')
+    if isinstance(act, nn.ReLU):
+        return ('relu', [], '')
+    if isinstance(act, nn.SiLU):
+        return ('swish', [], '')
+    return None
+
+
 def _gelu_(x: torch.Tensor) -> torch.Tensor:
     """GELU in place when autograd does not need the input (saves allocating a new activation map per call)."""
     if not plain_eager() or (torch.is_grad_enabled() and x.requires_grad):
@@ -175,6 +199,13 @@ def _gelu_(x: torch.Tensor) -> torch.Tensor:
     return torch.ops.aten.gelu_(x)
 
 
+def _activate(y: torch.Tensor, act: Optional[nn.Module], post_op: Optional[PostOp]) -> torch.Tensor:
+    """``act(y)`` for a fresh conv output ``y`` (exact GELU in place where allowed)."""
+    if post_op == GELU_POST_OP:
+        return _gelu_(y)
+    return y if act is None else act(y)
+
+
 def deploy_conv2d(
         owner: nn.Module,
         x: torch.Tensor,
@@ -184,10 +215,12 @@ def deploy_conv2d(
         padding: Tuple[int, int] = (0, 0),
         dilation: Tuple[int, int] = (1, 1),
         groups: int = 1,
-        gelu: bool = False,
+        act: Optional[nn.Module] = None,
+        post_op: Optional[PostOp] = NO_POST_OP,
 ) -> torch.Tensor:
-    """``conv2d(x, weight, bias)`` (+ exact GELU) on the fastest CPU kernel available; see :class:`DeployConv2d`.
-    ``owner`` keeps the pre-packed copies of ``weight``. Equal to ``F.conv2d`` (+ ``F.gelu``) to float rounding."""
+    """``act(conv2d(x, weight, bias))`` on the fastest CPU kernel available; see :class:`DeployConv2d`. ``owner``
+    keeps the pre-packed copies of ``weight``; ``post_op`` is ``onednn_post_op(act)``. Equal to the plain conv and
+    activation to float rounding."""
     global _onednn_ok
     # Lean on purpose: at batch 1 the Python around a conv costs as much as a small conv (and runs with caches cold
     # after each oneDNN call, measured ~3x slower than in a tight loop).
@@ -199,25 +232,25 @@ def deploy_conv2d(
                 entry[2] < 0 or entry[2] == weight._version):  # the cached() check, inlined
             packed = entry[3]
         elif x.dim() != 4:  # e.g. an unbatched input: the portable path
-            return F.gelu(F.conv2d(x, weight, bias, stride, padding, dilation, groups)) if gelu else F.conv2d(
-                x, weight, bias, stride, padding, dilation, groups)
+            return _activate(F.conv2d(x, weight, bias, stride, padding, dilation, groups), act, post_op)
         else:
             try:
                 packed = pack_conv_weight(x, weight, stride, padding, dilation, groups)
             except RuntimeError:  # e.g. a build whose oneDNN lacks a kernel: the portable path, from now on
                 _onednn_ok = False
-                return deploy_conv2d(owner, x, weight, bias, stride, padding, dilation, groups, gelu)
+                return deploy_conv2d(owner, x, weight, bias, stride, padding, dilation, groups, act, post_op)
             if store is None:
                 store = _DERIVED[owner] = {}
             elif len(store) >= _MAX_DERIVED:
                 store.clear()
             store[tag] = (weight, weight.data_ptr(), _version(weight), packed)
-        return run_packed(x, packed, bias, stride, padding, dilation, groups, gelu)
+        if post_op is None:  # an activation oneDNN cannot fuse: runs after the conv
+            return act(run_packed(x, packed, bias, stride, padding, dilation, groups))
+        return run_packed(x, packed, bias, stride, padding, dilation, groups, post_op)
     if plain_eager() and x.is_cpu and x.dim() == 4 and _is_pointwise(weight, stride, padding, groups):
-        y = _pointwise_gemm(x, weight, bias)
-        return _gelu_(y) if gelu else y
+        return _activate(_pointwise_gemm(x, weight, bias), act, post_op)
     y = F.conv2d(x, weight, bias, stride, padding, dilation, groups)
-    return F.gelu(y) if gelu else y
+    return y if act is None else act(y)
 
 
 def _is_pointwise(weight: torch.Tensor, stride, padding, groups: int) -> bool:
@@ -237,16 +270,13 @@ def pack_conv_weight(x: torch.Tensor, weight: torch.Tensor, stride, padding, dil
 
 
 def run_packed(x: torch.Tensor, packed: Tuple[bool, torch.Tensor], bias: Optional[torch.Tensor], stride, padding,
-               dilation, groups: int, gelu: bool = False) -> torch.Tensor:
-    """The conv (+ exact GELU, a oneDNN post-op) of :func:`pack_conv_weight`'s weight; only under
-    :func:`onednn_inference`."""
+               dilation, groups: int, post_op: PostOp = NO_POST_OP) -> torch.Tensor:
+    """The conv of :func:`pack_conv_weight`'s weight, with ``post_op`` (e.g. :data:`GELU_POST_OP`) fused; only
+    under :func:`onednn_inference`."""
+    attr, scalars, algorithm = post_op
     if packed[0]:  # 1x1 conv: one (B*H*W, C) x (C, O) inner product on the NHWC buffer (a view if channels-last)
-        if gelu:
-            return _linear_pointwise(x.permute(0, 2, 3, 1), packed[1], bias, 'gelu', [], 'none').permute(0, 3, 1, 2)
-        return _linear_pointwise(x.permute(0, 2, 3, 1), packed[1], bias, 'none', [], '').permute(0, 3, 1, 2)
-    if gelu:
-        return _conv_pointwise(x, packed[1], bias, padding, stride, dilation, groups, 'gelu', [], 'none')
-    return _conv_pointwise(x, packed[1], bias, padding, stride, dilation, groups, 'none', [], '')
+        return _linear_pointwise(x.permute(0, 2, 3, 1), packed[1], bias, attr, scalars, algorithm).permute(0, 3, 1, 2)
+    return _conv_pointwise(x, packed[1], bias, padding, stride, dilation, groups, attr, scalars, algorithm)
 
 
 def _pointwise_gemm(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
@@ -265,8 +295,8 @@ def _pointwise_gemm(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.
 
 
 class DeployConv2d(nn.Conv2d):
-    """A folded conv (always with bias), optionally followed by exact GELU, that picks faster CPU kernels for
-    inference. Shared by the deploy forms (RapidNet, RepNeXt).
+    """A folded conv (always with bias) followed by an activation (``act``; ``gelu=True`` is exact GELU), that picks
+    faster CPU kernels for inference. Shared by the deploy forms (RapidNet, RepNeXt, ReXNet).
 
     Weights of the spatial convs are stored channels-last, so the deployed network runs NHWC end to end (oneDNN's
     depthwise kernels are ~30% faster NHWC, and no activation is reordered between layers); outputs keep their NCHW
@@ -275,34 +305,36 @@ class DeployConv2d(nn.Conv2d):
     * every conv is one oneDNN call on a weight pre-packed once per input shape (oneDNN otherwise reorders the
       weight on every call, and PyTorch sends small batch-1 dense and dilated convs to a 2-5x slower im2col kernel);
     * a 1x1 conv on an NHWC buffer is one oneDNN inner product over (B*H*W, C) (no layout change);
-    * GELU is a fused oneDNN post-op (no separate pass over the activation map).
+    * the activation (GELU, ReLU, ReLU6, SiLU) is a fused oneDNN post-op (no separate pass over the map).
 
     The packed copies (one per input shape and thread count seen, at most 8) live as long as the module, outside its
     state; they are rebuilt when the weight is replaced or written in place. With autograd (plain eager) a 1x1 conv
     runs as one GEMM and GELU in place where allowed. Everything else (TorchScript, tracing for ONNX / torch.fx,
-    torch.compile, dispatch modes such as FlopCounterMode, GPU, other dtypes) is the plain conv + ``F.gelu``.
+    torch.compile, dispatch modes such as FlopCounterMode, GPU, other dtypes) is the plain conv + ``act``.
     """
+    __jit_ignored_attributes__ = ['post_op']
+    __jit_unused_properties__ = ['gelu']
 
-    def __init__(self, *args, gelu: bool = False, **kwargs):
+    def __init__(self, *args, gelu: bool = False, act: Optional[nn.Module] = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.gelu = gelu
+        self.act = nn.GELU() if gelu else (act if act is not None else nn.Identity())
+        self.post_op = onednn_post_op(self.act)
+
+    @property
+    def gelu(self) -> bool:
+        """The activation is exact GELU (fused as :data:`GELU_POST_OP`)."""
+        return self.post_op == GELU_POST_OP
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
-            return self._plain_forward(x)
+            return self.act(self._conv_forward(x, self.weight, self.bias))
         else:
             if self.padding_mode != 'zeros':
-                return self._plain_forward(x)
+                return self.act(self._conv_forward(x, self.weight, self.bias))
             params = self._parameters  # not self.weight: nn.Module.__getattr__ is slow, and this runs per conv
+            act = self._modules['act']
             return deploy_conv2d(self, x, params['weight'], params['bias'], self.stride, self.padding, self.dilation,
-                                 self.groups, self.gelu)
-
-    def _plain_forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self._conv_forward(x, self.weight, self.bias)
-        return F.gelu(x) if self.gelu else x
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + (', gelu=True' if self.gelu else '')
+                                 self.groups, None if self.post_op is NO_POST_OP else act, self.post_op)
 
 
 @torch.no_grad()
@@ -311,14 +343,15 @@ def fuse_to_deploy_conv(
         bn: Optional[nn.BatchNorm2d] = None,
         gelu: bool = False,
         scale: Optional[torch.Tensor] = None,
+        act: Optional[nn.Module] = None,
 ) -> DeployConv2d:
     """``conv`` with ``bn`` folded in and its output channels multiplied by ``scale`` (a layer scale), as a
-    :class:`DeployConv2d` (followed by GELU if ``gelu``)."""
+    :class:`DeployConv2d` followed by ``act`` (exact GELU if ``gelu``)."""
     folded = fuse_conv_bn(conv, bn) if bn is not None else conv
     out = DeployConv2d(
         folded.in_channels, folded.out_channels, folded.kernel_size, stride=folded.stride, padding=folded.padding,
         dilation=folded.dilation, groups=folded.groups, bias=True, padding_mode=folded.padding_mode, gelu=gelu,
-        device=folded.weight.device, dtype=folded.weight.dtype)
+        act=act, device=folded.weight.device, dtype=folded.weight.dtype)
     weight = folded.weight.detach().clone()
     bias = folded.bias.detach().clone() if folded.bias is not None else torch.zeros_like(out.bias)
     if scale is not None:

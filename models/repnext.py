@@ -50,13 +50,12 @@ import torch.nn.functional as F
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import DropPath, SelectAdaptivePool2d, get_act_layer, trunc_normal_
-from timm.layers.activations import GELU as TimmGELU
 from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 
-from ._blocks import (ConvNorm, DeployConv2d, Residual, cached, derived_tensor, fuse_bn_linear, fuse_to_deploy_conv,
-                      onednn_inference, pack_conv_weight, plain_eager, run_packed)
+from ._blocks import (GELU_POST_OP, ConvNorm, DeployConv2d, Residual, cached, derived_tensor, fuse_bn_linear,
+                      fuse_to_deploy_conv, onednn_inference, onednn_post_op, pack_conv_weight, plain_eager, run_packed)
 from ._checkpoint import build_model, check_state_dict, classifier_prefixes
 
 __all__ = ['RepNext', 'checkpoint_filter_fn']
@@ -346,7 +345,7 @@ def _mlp(dim: int, hidden_dim: int, act_layer: Type[nn.Module]) -> nn.Sequential
 
 
 def _exact_gelu(act: nn.Module) -> bool:
-    return (isinstance(act, nn.GELU) and act.approximate == 'none') or type(act) is TimmGELU
+    return onednn_post_op(act) == GELU_POST_OP
 
 
 @torch.no_grad()
@@ -411,7 +410,7 @@ class MetaNeXtDeploy(nn.Module):
                 self, (x.shape, torch.get_num_threads()), mixer._sources() + (p1['weight'], p2['weight']),
                 lambda: self._prepare(x))
             y = mixer._mix(x, packed_mixer, bands)
-            y = run_packed(y, packed1, p1['bias'], (1, 1), (0, 0), (1, 1), 1, gelu=True)
+            y = run_packed(y, packed1, p1['bias'], (1, 1), (0, 0), (1, 1), 1, GELU_POST_OP)
             return run_packed(y, packed2, p2['bias'], (1, 1), (0, 0), (1, 1), 1).add_(x)
         return fc2(self.act(fc1(self.token_mixer(x)))).add_(x)
 

@@ -12,7 +12,7 @@ timm already implements ReXNet-V1 (``timm.models.rexnet``); this module adds wha
 * conv-BN folding through ``timm.utils.reparameterize_model`` (eval-only deploy form; its conv weights are stored
   channels_last, so the deployed network runs NHWC on CPU; in plain eager CPU inference every conv and its
   activation, ReXNet-lite's depthwise ReLU6 included, is one oneDNN call on a weight pre-packed per input shape and
-  thread count, see ``ConvAct``: same values, ~30-50% lower latency);
+  thread count, the shared ``models._blocks.DeployConv2d``: same values, ~30-50% lower latency);
 * ``features_only=True`` defaulting to the stride 4, 8, 16, 32 levels (see below).
 
 timm's ``rexnet_100/130/150/200/300`` are re-registered here with the same classes, keys, cfgs and hub weights; the
@@ -29,7 +29,6 @@ Behaviour vs. the official code (same function unless noted):
   (1x1 conv + BN + ReLU6) and a ``Linear`` ``head.fc``; the checkpoint's 4-D classifier weight is reshaped.
 """
 import warnings
-import weakref
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -41,7 +40,7 @@ from timm.models import generate_default_cfgs, register_model, register_model_de
 from timm.models._efficientnet_builder import efficientnet_init_weights
 from timm.models.rexnet import LinearBottleneck, RexNet, _block_cfg, _build_blocks
 
-from ._blocks import fuse_conv_bn, plain_eager
+from ._blocks import fuse_conv_bn, fuse_to_deploy_conv, onednn_post_op
 from ._checkpoint import CheckpointError, build_model, check_state_dict, classifier_prefixes
 
 __all__ = ['ReXNet', 'ReXNetLite', 'checkpoint_filter_fn', 'remap_official_state_dict']
@@ -52,118 +51,14 @@ __all__ = ['ReXNet', 'ReXNetLite', 'checkpoint_filter_fn', 'remap_official_state
 # instance of timm's class is re-typed in place after construction: keys, init and outputs are timm's.
 # ---------------------------------------------------------------------------------------------------------------
 
-def _onednn_post_op(act: nn.Module) -> Optional[Tuple[str, List[float]]]:
-    """The oneDNN post-op equal to ``act`` (None: no fused form, the activation runs as a module)."""
-    if isinstance(act, nn.ReLU6):
-        return 'hardtanh', [0., 6.]
-    if isinstance(act, nn.ReLU):
-        return 'relu', []
-    if isinstance(act, nn.SiLU):
-        return 'swish', []
-    if isinstance(act, nn.Identity):
-        return 'none', []
-    return None
-
-
-_LINEAR_MAX_HW = 49  # 1x1 convs up to 7x7 maps: inner product (measured ~10% faster there; 14x14 and up: conv)
-
-_ONEDNN = torch.backends.mkldnn.is_available() and all(
-    hasattr(torch.ops.mkldnn, op) for op in (
-        '_convolution_pointwise', '_linear_pointwise', '_reorder_convolution_weight', '_reorder_linear_weight'))
-
-# Pre-packed oneDNN weights per module and input shape. Kept outside the modules (state_dict, deepcopy, pickling and
-# TorchScript never see them); an entry is rebuilt when the weight tensor is replaced or written in place.
-_PACKED: 'weakref.WeakKeyDictionary[nn.Module, Dict[tuple, Tuple[tuple, torch.Tensor]]]' = weakref.WeakKeyDictionary()
-
-
-def _packed_weight(owner: nn.Module, key: tuple, weight: torch.Tensor, build) -> torch.Tensor:
-    try:
-        stamp = (weight.data_ptr(), weight._version)
-    except RuntimeError:  # an inference tensor has no version counter
-        stamp = (weight.data_ptr(), -1)
-    store = _PACKED.setdefault(owner, {})
-    key = key + (torch.get_num_threads(),)  # measured: a weight packed for 2 threads runs ~45% slower on 1
-    hit = store.get(key)
-    if hit is None or hit[0] != stamp:
-        if len(store) >= 8:  # a few input shapes at a time
-            store.clear()
-        hit = store[key] = (stamp, build())
-    return hit[1]
-
-
-class ConvAct(nn.Module):
-    """A folded ``ConvNormAct``: one conv with bias, then the activation the norm layer carried.
-
-    In plain eager CPU float32 inference the conv and its activation (ReLU6 / ReLU / SiLU / none) run as one
-    oneDNN call on a weight pre-packed once per input shape and thread count: measured 5-10% faster than PyTorch's
-    own dispatch, which reorders the weight on every call, sends 1x1 convs with one thread to an unfold + GEMM, and
-    needs a second pass over the map for the activation. 1x1 convs on maps of 7x7 and less (incl. the pooled head)
-    run as a oneDNN inner product on the NHWC buffer, faster there than the conv primitive. Everything else
-    (TorchScript, tracing, autograd, GPU, other dtypes) is ``act(conv(x))``; results equal it to float rounding.
-    """
-
-    def __init__(self, conv: nn.Conv2d, act: nn.Module):
-        super().__init__()
-        self.conv = conv
-        self.act = act
-
-    @property
-    def in_channels(self) -> int:
-        return self.conv.in_channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.conv.out_channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.jit.is_scripting():
-            return self.act(self.conv(x))
-        else:
-            return self._forward_eager(x)
-
-    def _forward_eager(self, x: torch.Tensor) -> torch.Tensor:
-        global _ONEDNN
-        conv = self.conv
-        post_op = _onednn_post_op(self.act)
-        if (_ONEDNN and post_op is not None and plain_eager() and x.device.type == 'cpu' and x.dim() == 4
-                and x.dtype == torch.float32 and conv.weight.dtype == torch.float32 and conv.bias is not None
-                and conv.padding_mode == 'zeros' and not torch.is_grad_enabled() and torch.backends.mkldnn.enabled):
-            try:
-                return self._onednn(x, *post_op)
-            except RuntimeError:  # a oneDNN build without this kernel: the plain path from now on
-                _ONEDNN = False
-        return self.act(conv(x))
-
-    def _onednn(self, x: torch.Tensor, attr: str, scalars: List[float]) -> torch.Tensor:
-        conv = self.conv
-        weight, mkldnn = conv.weight, torch.ops.mkldnn
-        b, c, h, w = x.shape
-        if (conv.kernel_size == (1, 1) and conv.stride == (1, 1) and conv.padding == (0, 0) and conv.groups == 1
-                and h * w <= _LINEAR_MAX_HW and x.permute(0, 2, 3, 1).is_contiguous()):
-            rows, out_chs = b * h * w, conv.out_channels
-            packed = _packed_weight(self, ('linear', rows), weight, lambda: mkldnn._reorder_linear_weight(
-                weight.reshape(out_chs, c), rows))
-            y = mkldnn._linear_pointwise(x.permute(0, 2, 3, 1).reshape(rows, c), packed, conv.bias, attr, scalars, '')
-            return y.view(b, h, w, out_chs).permute(0, 3, 1, 2)
-        padding, stride, dilation = list(conv.padding), list(conv.stride), list(conv.dilation)
-        packed = _packed_weight(self, ('conv',) + tuple(x.shape), weight, lambda: mkldnn._reorder_convolution_weight(
-            weight, padding, stride, dilation, conv.groups, list(x.shape)))
-        # the output is NHWC (oneDNN's choice for an NHWC or packed weight), so the network stays NHWC
-        return mkldnn._convolution_pointwise(x, packed, conv.bias, padding, stride, dilation, conv.groups, attr,
-                                             scalars, '')
-
-
 class FoldableConvNormAct(ConvNormAct):
     """timm's ``ConvNormAct`` with ``fuse()`` (picked up by ``timm.utils.reparameterize_model``)."""
 
     def fuse(self) -> nn.Module:
         if getattr(self, 'aa', None) is not None or not isinstance(self.bn, nn.BatchNorm2d):
             return self  # anti-aliased or norm-free variants are not used by ReXNet; leave them untouched
-        conv = fuse_conv_bn(self.conv, self.bn)
-        # oneDNN picks NHWC whenever the weight is NHWC, and NHWC depthwise/1x1 convs are ~25% faster on CPU;
-        # the network then runs NHWC end to end (outputs keep their NCHW shape, only the strides differ)
-        conv.weight = nn.Parameter(conv.weight.detach().contiguous(memory_format=torch.channels_last))
-        return ConvAct(conv, self.bn.act)
+        # the shared deploy conv: the activation the norm layer carried becomes a fused oneDNN post-op
+        return fuse_to_deploy_conv(self.conv, self.bn, act=self.bn.act)
 
 
 class FoldableSEModule(SEModule):
@@ -184,7 +79,7 @@ class DeployableBottleneck(LinearBottleneck):
 
     def reparameterize(self) -> None:
         if (self.se is None and isinstance(self.conv_dw, FoldableConvNormAct)
-                and isinstance(self.conv_dw.bn.act, nn.Identity) and _onednn_post_op(self.act_dw) is not None):
+                and isinstance(self.conv_dw.bn.act, nn.Identity) and onednn_post_op(self.act_dw) is not None):
             # no SE in between (ReXNet-lite): the depthwise activation becomes the dw conv's fused post-op
             self.conv_dw.bn.act = self.act_dw
             self.act_dw = nn.Identity()
