@@ -185,6 +185,8 @@ def onednn_post_op(act: Optional[nn.Module]) -> Optional[PostOp]:
         return ('relu', [], '')
     if isinstance(act, nn.SiLU):
         return ('swish', [], '')
+    if isinstance(act, nn.Hardswish):
+        return ('hardswish', [], '')
     return None
 
 
@@ -296,7 +298,7 @@ def _pointwise_gemm(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.
 
 class DeployConv2d(nn.Conv2d):
     """A folded conv (always with bias) followed by an activation (``act``; ``gelu=True`` is exact GELU), that picks
-    faster CPU kernels for inference. Shared by the deploy forms (RapidNet, RepNeXt, ReXNet).
+    faster CPU kernels for inference. Shared by the deploy forms (RapidNet, RepNeXt, ReXNet, MPViT).
 
     Weights of the spatial convs are stored channels-last, so the deployed network runs NHWC end to end (oneDNN's
     depthwise kernels are ~30% faster NHWC, and no activation is reordered between layers); outputs keep their NCHW
@@ -305,7 +307,7 @@ class DeployConv2d(nn.Conv2d):
     * every conv is one oneDNN call on a weight pre-packed once per input shape (oneDNN otherwise reorders the
       weight on every call, and PyTorch sends small batch-1 dense and dilated convs to a 2-5x slower im2col kernel);
     * a 1x1 conv on an NHWC buffer is one oneDNN inner product over (B*H*W, C) (no layout change);
-    * the activation (GELU, ReLU, ReLU6, SiLU) is a fused oneDNN post-op (no separate pass over the map).
+    * the activation (GELU, ReLU, ReLU6, SiLU, Hardswish) is a fused oneDNN post-op (no separate pass over the map).
 
     The packed copies (one per input shape and thread count seen, at most 8) live as long as the module, outside its
     state; they are rebuilt when the weight is replaced or written in place. With autograd (plain eager) a 1x1 conv

@@ -25,7 +25,8 @@ Behaviour that differs from the official code (on purpose):
   ``in_chans`` and ``num_classes`` are honoured, ``reset_classifier`` exists.
 * The default ``crop_pct`` is 0.875, what the authors' ``main.py`` evaluated with (their cfg said 0.9).
 * ``train()`` / ``eval()`` return the module (the MMSegmentation copy's override returned None).
-* Deployment (``timm.utils.reparameterize_model``, through ``fuse()``) folds every conv-BN pair, the ``cpe``
+* Deployment (``timm.utils.reparameterize_model``, through ``fuse()``) folds every conv-BN pair (into the shared
+  ``models._blocks.DeployConv2d``, activations fused as oneDNN post-ops), the ``cpe``
   identity and the three ``crpe`` windows into one 7x7 depthwise kernel, folds LayerNorm affine terms into the
   projections after them, runs the 1x1 convs as token matmuls and the P encoders of a stage as one batched
   computation (``MHCAStageDeploy``; in plain eager inference one multi-threaded GEMM per path); in plain eager batch-1 inference the factorised attention runs per path with
@@ -51,7 +52,7 @@ from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint
 
-from ._blocks import fuse_conv_bn, plain_eager
+from ._blocks import DeployConv2d, fuse_conv_bn, fuse_to_deploy_conv, plain_eager
 from ._checkpoint import build_model, check_state_dict, classifier_prefixes, unwrap_state_dict
 
 __all__ = ['MPViT', 'checkpoint_filter_fn']
@@ -105,26 +106,8 @@ class ConvBnAct(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.bn(self.conv(x)))
 
-    def fuse(self) -> nn.Module:
-        conv = fuse_conv_bn(self.conv, self.bn)
-        if conv.kernel_size == (1, 1) and conv.stride == (1, 1):
-            return PointwiseConvAct(conv, self.act)
-        return nn.Sequential(OrderedDict(conv=conv, act=self.act))
-
-
-class PointwiseConvAct(nn.Module):
-    """Deploy form of a 1x1 conv (+ folded BN) + activation: one matmul on the token view of a channels-last map
-    (no conv dispatch, no layout guessing)."""
-
-    def __init__(self, conv: nn.Conv2d, act: nn.Module):
-        super().__init__()
-        self.weight = nn.Parameter(conv.weight.detach().flatten(1).clone())
-        self.bias = nn.Parameter(conv.bias.detach().clone())
-        self.act = act
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        H, W = x.shape[-2:]
-        return self.act(_to_image(F.linear(_to_tokens(x), self.weight, self.bias), H, W))
+    def fuse(self) -> DeployConv2d:
+        return fuse_to_deploy_conv(self.conv, self.bn, act=self.act)
 
 
 class DwPwConvBnAct(nn.Module):
@@ -144,7 +127,7 @@ class DwPwConvBnAct(nn.Module):
 
     def fuse(self) -> nn.Sequential:
         return nn.Sequential(OrderedDict(
-            dwconv=self.dwconv, pwconv=PointwiseConvAct(fuse_conv_bn(self.pwconv, self.bn), self.act)))
+            dwconv=fuse_to_deploy_conv(self.dwconv), pwconv=fuse_to_deploy_conv(self.pwconv, self.bn, act=self.act)))
 
 
 class DwConvPatchEmbed(nn.Module):
@@ -331,8 +314,8 @@ class ResBlock(nn.Module):
         return x + self.conv2(self.act(self.norm(self.dwconv(self.conv1(x)))))
 
     def fuse(self) -> 'ResBlockDeploy':
-        return ResBlockDeploy(self.conv1.fuse(), nn.Sequential(
-            OrderedDict(conv=fuse_conv_bn(self.dwconv, self.norm), act=self.act)), self.conv2.fuse())
+        return ResBlockDeploy(self.conv1.fuse(), fuse_to_deploy_conv(self.dwconv, self.norm, act=self.act),
+                              self.conv2.fuse())
 
 
 class ResBlockDeploy(nn.Module):

@@ -20,7 +20,8 @@ CONV_CASES = [
 ]
 ACTIVATIONS = {
     'identity': nn.Identity, 'gelu': nn.GELU, 'gelu_tanh': lambda: nn.GELU(approximate='tanh'), 'relu': nn.ReLU,
-    'relu6': nn.ReLU6, 'silu': nn.SiLU, 'hardswish': nn.Hardswish,  # the last has no oneDNN post-op: runs after
+    'relu6': nn.ReLU6, 'silu': nn.SiLU, 'hardswish': nn.Hardswish,
+    'elu': nn.ELU,  # no oneDNN post-op here: runs after the conv
 }
 
 
@@ -57,7 +58,7 @@ def test_deploy_conv_matches_conv_and_activation(case, act_name):
 def test_post_op_table():
     assert onednn_post_op(nn.GELU()) == GELU_POST_OP and onednn_post_op(None) == NO_POST_OP
     assert onednn_post_op(nn.ReLU6()) == ('hardtanh', [0., 6.], '')
-    assert onednn_post_op(nn.Hardswish()) is None
+    assert onednn_post_op(nn.ELU()) is None
     assert DeployConv2d(4, 4, 1, gelu=True).gelu and not DeployConv2d(4, 4, 1, act=nn.GELU('tanh')).gelu
 
 
