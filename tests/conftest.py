@@ -3,6 +3,9 @@ import os
 import pytest
 import torch
 
+from dense_helpers import one_thread
+from dense_helpers import synthetic_data, trained_tiny  # noqa: F401  (fixtures of test_detection / test_segmentation)
+
 # Keep CPU tests deterministic and inside the 2-core budget.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
@@ -15,3 +18,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if 'slow' in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope='module')
+def single_thread():
+    """One intra-op thread for a module (``pytestmark = pytest.mark.usefixtures('single_thread')``): on a shared,
+    oversubscribed 2-core machine two OpenMP threads mostly spin-wait for each other."""
+    with one_thread():
+        yield
