@@ -8,7 +8,7 @@ import timm
 import torch
 
 import models  # noqa: F401  (registers the families)
-from models import fasternet, mpvit, rapidnet, repnext
+from models import mpvit, rapidnet, repnext
 
 pytestmark = pytest.mark.usefixtures('single_thread')
 
@@ -17,9 +17,10 @@ RAPIDNET = [f'rapidnet_{size}' for size in rapidnet.MODEL_CFGS]
 REPNEXT = list(repnext.MODEL_CFGS)
 MPVIT = list(mpvit.MODEL_CFGS)
 # FasterNet M and L are slow to build: with the slow tests, as in test_fasternet.py
-FASTERNET = [pytest.param(v, marks=pytest.mark.slow) if v in ('fasternet_m', 'fasternet_l') else v
-             for v in fasternet._VARIANTS]
-STAGE_FEATURES = ['rapidnet_ti', 'repnext_m0', 'mpvit_tiny', 'fasternet_t0']  # models._features.StageFeatures
+FASTERNET = ['fasternet_t0', 'fasternet_t1', 'fasternet_t2', 'fasternet_s',
+             pytest.param('fasternet_m', marks=pytest.mark.slow), pytest.param('fasternet_l', marks=pytest.mark.slow)]
+# the families built on models._features.StageFeatures, with the indices each family file pruned to
+PRUNE_INDICES = {'rapidnet_ti': [0, 1], 'repnext_m0': [1], 'mpvit_tiny': [0, 1], 'fasternet_t0': [0, 1]}
 IMG = 64
 
 
@@ -109,8 +110,7 @@ def test_features_only_levels(name):
                                                zip(model.feature_info.channels(), (4, 8, 16, 32))]
 
 
-@pytest.mark.parametrize('name, prune_indices', [('rapidnet_ti', [0, 1]), ('repnext_m0', [1]), ('mpvit_tiny', [0, 1]),
-                                                 ('fasternet_t0', [0, 1])])
+@pytest.mark.parametrize('name, prune_indices', PRUNE_INDICES.items(), ids=list(PRUNE_INDICES))
 def test_forward_intermediates_and_prune(name, prune_indices):
     """timm's interface on a stem + one stage per level (models._features.StageFeatures)."""
     model = timm.create_model(name).eval()
