@@ -30,17 +30,18 @@ Behaviour vs. the authors' code (all documented where it happens):
 import logging
 import re
 import warnings
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.models import fasternet as timm_fasternet
 from timm.models import generate_default_cfgs, register_model
-from timm.models._features import FeatureGetterNet, feature_take_indices
+from timm.models._features import FeatureGetterNet
 
 from ._blocks import fuse_conv_bn, plain_eager
 from ._checkpoint import CheckpointError, build_model, check_state_dict, classifier_prefixes
+from ._features import StageFeatures
 
 __all__ = ['FasterNet', 'FasterNetStage', 'FasterNetDeployBlock', 'checkpoint_filter_fn', 'remap_official_state_dict']
 
@@ -249,7 +250,7 @@ def _adopt(model: nn.Module, pconv_mode: str) -> None:
 # Model
 # ---------------------------------------------------------------------------------------------------------------
 
-class FasterNet(timm_fasternet.FasterNet):
+class FasterNet(StageFeatures, timm_fasternet.FasterNet):
     """timm's ``FasterNet`` (same layers, keys and outputs) plus output norms, ``slicing`` mode and deployment.
 
     Args (in addition to timm's ``FasterNet`` arguments):
@@ -294,47 +295,33 @@ class FasterNet(timm_fasternet.FasterNet):
             matcher['blocks'] = matcher['blocks'] + [(r'^norm(\d+)', (99999,))]
         return matcher
 
-    def forward_intermediates(
-            self,
-            x: torch.Tensor,
-            indices: Optional[Union[int, List[int]]] = None,
-            norm: bool = False,
-            stop_early: bool = False,
-            output_fmt: str = 'NCHW',
-            intermediates_only: bool = False,
-    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
-        """Stage outputs (strides 4, 8, 16, 32), each through its output norm when ``output_norms`` is set.
+    # forward_intermediates / prune_intermediate_layers: models._features.StageFeatures (replacing timm's, same
+    # semantics), through these hooks; each taken stage output goes through its output norm when output_norms is set
 
-        ``norm`` is accepted for timm's interface; FasterNet has no final norm, so it changes nothing.
-        """
-        assert output_fmt in ('NCHW',), 'Output shape must be NCHW.'
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        x = self.patch_embed(x)
-        stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[:max_index + 1]
-        intermediates = []
-        for feat_idx, stage in enumerate(stages):
-            x = stage(x)
-            if feat_idx in take_indices:
-                out_norm = self._output_norm(feat_idx)
-                intermediates.append(out_norm(x) if out_norm is not None else x)
-        if intermediates_only:
-            return intermediates
+    def _forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.patch_embed(x)
+
+    def _forward_stages(self, x: torch.Tensor, take_indices: List[int], last_index: int):
+        x, intermediates = super()._forward_stages(x, take_indices, last_index)
+        if self.output_norms:  # the intermediates come in stage order, once each
+            intermediates = [self._output_norm(i)(y) for i, y in zip(sorted(set(take_indices)), intermediates)]
         return x, intermediates
 
-    def prune_intermediate_layers(
-            self,
-            indices: Union[int, List[int]] = 1,
-            prune_norm: bool = False,
-            prune_head: bool = True,
-    ):
-        """timm's pruning; output norms of the removed stages go too (those of kept stages stay: they belong to the
-        outputs, not to a final norm, so ``prune_norm`` does not remove them)."""
-        take_indices = super().prune_intermediate_layers(indices, prune_norm=prune_norm, prune_head=prune_head)
+    def _truncate_stages(self, num_kept: int) -> None:
+        # the output norms of removed stages go too; those of kept stages stay (they belong to the outputs, not to a
+        # final norm, so prune_norm does not remove them)
+        super()._truncate_stages(num_kept)
         if self.output_norms:
-            for i in range(len(self.stages), len(self.feature_info)):
+            for i in range(num_kept, len(self.feature_info)):
                 if hasattr(self, self._output_norm_name(i)):
                     delattr(self, self._output_norm_name(i))
-        return take_indices
+
+    def _prune_head(self) -> None:
+        # as timm's: the pre-logits conv is part of the head
+        self.conv_head = nn.Identity()
+        self.act = nn.Identity()
+        self.head_hidden_size = self.num_features
+        self.reset_classifier(0, '')
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -49,11 +49,11 @@ import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import DropPath, Mlp, SelectAdaptivePool2d, calculate_drop_path_rates, trunc_normal_
 from timm.models import generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint
 
 from ._blocks import DeployConv2d, fuse_conv_bn, fuse_to_deploy_conv, plain_eager
 from ._checkpoint import build_model, check_state_dict, classifier_prefixes, unwrap_state_dict
+from ._features import StageFeatures
 
 __all__ = ['MPViT', 'checkpoint_filter_fn']
 
@@ -568,7 +568,7 @@ class ClsHead(nn.Module):
         return x if pre_logits else self.cls(x)
 
 
-class MPViT(nn.Module):
+class MPViT(StageFeatures, nn.Module):
     """Multi-Path Vision Transformer.
 
     Args:
@@ -670,60 +670,16 @@ class MPViT(nn.Module):
         self.num_classes = num_classes
         self.cls_head.reset(num_classes, global_pool)
 
-    def forward_intermediates(
-            self,
-            x: torch.Tensor,
-            indices: Optional[Union[int, List[int]]] = None,
-            norm: bool = False,
-            stop_early: bool = False,
-            output_fmt: str = 'NCHW',
-            intermediates_only: bool = False,
-    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
-        """ Forward features that returns intermediates.
+    # forward_intermediates / prune_intermediate_layers: models._features.StageFeatures, through these hooks
+    feature_stage_attrs = ('patch_embed_stages', 'mhca_stages')  # level i: patch embedding i, then encoder stage i
+    feature_output_fmts = ('NCHW', 'NHWC')  # NCHW maps have channels-last strides; NHWC is a free view of them
 
-        Args:
-            x: Input image tensor
-            indices: Take last n stages if int, all if None, select matching indices if sequence
-            norm: Apply norm layer to compatible intermediates (MPViT has no final norm: ignored)
-            stop_early: Stop iterating over stages when last desired intermediate hit
-            output_fmt: 'NCHW' (channels-last strided) or 'NHWC' (a free view)
-            intermediates_only: Only return intermediate features
-        """
-        assert output_fmt in ('NCHW', 'NHWC'), 'Output shape must be NCHW or NHWC.'
-        intermediates = []
-        take_indices, max_index = feature_take_indices(len(self.mhca_stages), indices)
-        last_index = max_index if stop_early else len(self.mhca_stages) - 1
+    def _forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stem(x.contiguous(memory_format=torch.channels_last))
 
-        x = self.stem(x.contiguous(memory_format=torch.channels_last))
-        for idx, (embed, stage) in enumerate(zip(self.patch_embed_stages, self.mhca_stages)):
-            if idx > last_index:
-                break
-            x = stage(embed(x))
-            if idx in take_indices:
-                intermediates.append(x.permute(0, 2, 3, 1) if output_fmt == 'NHWC' else x)
-
-        if intermediates_only:
-            return intermediates
-        return x, intermediates
-
-    def prune_intermediate_layers(
-            self,
-            indices: Union[int, List[int]] = 1,
-            prune_norm: bool = False,
-            prune_head: bool = True,
-    ) -> List[int]:
-        """ Prune layers not required for specified intermediates. """
-        take_indices, max_index = feature_take_indices(len(self.mhca_stages), indices)
-        prune_end = max_index < len(self.mhca_stages) - 1
-        self.patch_embed_stages = self.patch_embed_stages[:max_index + 1]
-        self.mhca_stages = self.mhca_stages[:max_index + 1]
-        if prune_end:
-            # features now end at the last kept stage; the head was sized for the final one so it goes too
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]['num_chs']
-            self.cls_head.in_features = self.num_features
-        if prune_head or prune_end:
-            self.reset_classifier(0, '')
-        return take_indices
+    def _prune_head(self) -> None:
+        self.cls_head.in_features = self.num_features  # a later reset_classifier sizes it for the kept stages
+        self.reset_classifier(0, '')
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x.contiguous(memory_format=torch.channels_last))

@@ -30,7 +30,7 @@ Kept as in the official code: BatchNorm on the pooled 1x1 features in ``predicti
 the authors' training did), Kaiming-normal init of every conv with zero bias.
 """
 from functools import partial
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -38,11 +38,11 @@ import torch.nn as nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import DropPath, SelectAdaptivePool2d
 from timm.models import generate_default_cfgs, register_model, register_model_deprecations
-from timm.models._features import feature_take_indices
-from timm.models._manipulate import checkpoint, checkpoint_seq
+from timm.models._manipulate import checkpoint_seq
 
 from ._blocks import DeployConv2d, Residual, fuse_to_deploy_conv
 from ._checkpoint import CheckpointError, build_model, check_state_dict, classifier_prefixes, unwrap_state_dict
+from ._features import FeatureStages, StageFeatures
 
 __all__ = ['RapidNet', 'checkpoint_filter_fn']
 
@@ -297,7 +297,7 @@ def _make_pool(pool_type: str) -> nn.Module:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-class RapidNet(nn.Module):
+class RapidNet(StageFeatures, nn.Module):
     """RapidNet classifier with the official module layout.
 
     Args:
@@ -349,7 +349,7 @@ class RapidNet(nn.Module):
                        for _ in range(n_mldc)]
             stages.append(nn.Sequential(*layers))
             self.feature_info.append(dict(num_chs=channels[i], reduction=4 * 2 ** i, module=f'backbone.{i}'))
-        self.backbone = nn.Sequential(*stages)
+        self.backbone = FeatureStages(*stages)
 
         self.num_features = channels[-1]
         self.head_hidden_size = emb_dim
@@ -412,65 +412,22 @@ class RapidNet(nn.Module):
                 head.to(device=reference.device, dtype=reference.dtype)
         self.train(self.training)
 
-    def forward_intermediates(
-            self,
-            x: torch.Tensor,
-            indices: Optional[Union[int, List[int]]] = None,
-            norm: bool = False,
-            stop_early: bool = False,
-            output_fmt: str = 'NCHW',
-            intermediates_only: bool = False,
-    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
-        """Forward features that returns the outputs of the stages in ``indices`` (strides 4, 8, 16, 32).
+    # forward_intermediates / prune_intermediate_layers: models._features.StageFeatures, through these hooks
+    feature_stage_attrs = ('backbone',)
 
-        Args:
-            x: input image tensor.
-            indices: take last n stages if int, all if None, select matching indices if sequence.
-            norm: unused, there is no final norm layer.
-            stop_early: stop iterating over stages when the last wanted intermediate is reached.
-            output_fmt: only 'NCHW'.
-            intermediates_only: only return the intermediate features.
-        """
-        assert output_fmt in ('NCHW',), 'Output shape must be NCHW.'
-        intermediates = []
-        take_indices, max_index = feature_take_indices(len(self.backbone), indices)
+    # TorchScript reaches the stages by literal name only
+    def _num_stages(self) -> int:
+        return len(self.backbone)
 
-        x = self.stem(x)
-        if torch.jit.is_scripting() or not stop_early:  # can't slice blocks in torchscript
-            stages = self.backbone
-        else:
-            stages = self.backbone[:max_index + 1]
-        for feat_idx, stage in enumerate(stages):
-            if self.grad_checkpointing and not torch.jit.is_scripting():
-                x = checkpoint(stage, x)
-            else:
-                x = stage(x)
-            if feat_idx in take_indices:
-                intermediates.append(x)
+    def _forward_stages(self, x: torch.Tensor, take_indices: List[int], last_index: int):
+        return self.backbone.forward_intermediates(x, take_indices, last_index, self.grad_checkpointing)
 
-        if intermediates_only:
-            return intermediates
-        return x, intermediates
-
-    def prune_intermediate_layers(
-            self,
-            indices: Union[int, List[int]] = 1,
-            prune_norm: bool = False,
-            prune_head: bool = True,
-    ):
-        """Drop the stages after the last wanted index and (with ``prune_head``) the whole classifier."""
-        take_indices, max_index = feature_take_indices(len(self.backbone), indices)
-        prune_end = max_index < len(self.backbone) - 1
-        self.backbone = self.backbone[:max_index + 1]
-        if prune_end:
-            self.num_features = self.feature_info[max_index]['num_chs']
-        if prune_head or prune_end:
-            # the pre-logits conv belongs to the head: keep only the pooling slot
-            for i in (1, 2, 3):
-                self.prediction[i] = nn.Identity()
-            self.head_hidden_size = self.num_features
-            self.reset_classifier(0, '')
-        return take_indices
+    def _prune_head(self) -> None:
+        # the pre-logits conv belongs to the head: keep only the pooling slot
+        for i in (1, 2, 3):
+            self.prediction[i] = nn.Identity()
+        self.head_hidden_size = self.num_features
+        self.reset_classifier(0, '')
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

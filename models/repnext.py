@@ -51,12 +51,12 @@ import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import DropPath, SelectAdaptivePool2d, get_act_layer, trunc_normal_
 from timm.models import generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint_seq
 
 from ._blocks import (GELU_POST_OP, ConvNorm, DeployConv2d, Residual, cached, derived_tensor, fuse_bn_linear,
                       fuse_to_deploy_conv, onednn_inference, onednn_post_op, pack_conv_weight, plain_eager, run_packed)
 from ._checkpoint import build_model, check_state_dict, classifier_prefixes
+from ._features import FeatureStages, StageFeatures
 
 __all__ = ['RepNext', 'checkpoint_filter_fn']
 
@@ -555,7 +555,7 @@ class RepNextClassifier(nn.Module):
 # Model
 
 
-class RepNext(nn.Module):
+class RepNext(StageFeatures, nn.Module):
     """RepNeXt (see the module docstring for the train and deploy forms and the deviations from the official code).
 
     Args:
@@ -605,7 +605,7 @@ class RepNext(nn.Module):
                 downsample=i > 0, drop_path_rates=drop_path_rates[i]))
             stride *= 2 if i > 0 else 1
             self.feature_info.append(dict(num_chs=dim, reduction=stride, module=f'stages.{i}'))
-        self.stages = nn.Sequential(*stages)
+        self.stages = FeatureStages(*stages)
 
         self.num_features = self.head_hidden_size = embed_dim[-1]
         self.global_pool = SelectAdaptivePool2d(pool_type=global_pool, flatten=bool(global_pool))
@@ -662,57 +662,13 @@ class RepNext(nn.Module):
         from timm.models._manipulate import reparameterize_model
         return reparameterize_model(self, inplace=True)
 
-    def forward_intermediates(
-            self,
-            x: torch.Tensor,
-            indices: Optional[Union[int, List[int]]] = None,
-            norm: bool = False,
-            stop_early: bool = False,
-            output_fmt: str = 'NCHW',
-            intermediates_only: bool = False,
-    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
-        """Forward features that returns intermediates (the output of each stage).
+    # forward_intermediates / prune_intermediate_layers: models._features.StageFeatures, through these hooks;
+    # TorchScript reaches the stages by literal name only
+    def _num_stages(self) -> int:
+        return len(self.stages)
 
-        Args:
-            x: input image tensor.
-            indices: take last n stages if int, all if None, select matching indices if sequence.
-            norm: unused (RepNeXt has no final norm).
-            stop_early: stop iterating over stages when the last desired intermediate is reached.
-            output_fmt: only 'NCHW'.
-            intermediates_only: only return the intermediate features.
-        """
-        assert output_fmt in ('NCHW',), 'Output shape must be NCHW.'
-        intermediates = []
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        x = self.stem(x)
-        if torch.jit.is_scripting() or not stop_early:  # can't slice blocks in torchscript
-            stages = self.stages
-        else:
-            stages = self.stages[:max_index + 1]
-        for feat_idx, stage in enumerate(stages):
-            x = stage(x)
-            if feat_idx in take_indices:
-                intermediates.append(x)
-        if intermediates_only:
-            return intermediates
-        return x, intermediates
-
-    def prune_intermediate_layers(
-            self,
-            indices: Union[int, List[int]] = 1,
-            prune_norm: bool = False,
-            prune_head: bool = True,
-    ):
-        """Prune stages (and the head) not required for the given intermediates."""
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        prune_end = max_index < len(self.stages) - 1
-        self.stages = self.stages[:max_index + 1]
-        if prune_end:
-            # features now end at the last kept stage; the heads are sized for the final stage so they go too
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]['num_chs']
-        if prune_head or prune_end:
-            self.reset_classifier(0, '')
-        return take_indices
+    def _forward_stages(self, x: torch.Tensor, take_indices: List[int], last_index: int):
+        return self.stages.forward_intermediates(x, take_indices, last_index)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

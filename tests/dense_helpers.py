@@ -1,10 +1,15 @@
-"""Helpers shared by tests/test_detection.py and tests/test_segmentation.py (not a test module)."""
+"""Helpers shared by tests/test_detection.py and tests/test_segmentation.py (not a test module).
+
+The fixtures ``synthetic_data`` and ``trained_tiny`` (registered in conftest.py) read the requesting module's
+``TASK`` ('detection' / 'segmentation'), ``SYNTHETIC_CONFIG``, ``SYNTHETIC_COUNTS`` and ``TRAIN_OPTIONS``.
+"""
 import contextlib
 import glob
 import os
 import uuid
 from typing import Dict, List
 
+import pytest
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,12 +87,15 @@ def train_losses(runner) -> List[float]:
     return [float(v) for v in values]
 
 
+def load_config(path: str):
+    from mmengine.config import Config
+    return Config.fromfile(path)
+
+
 @contextlib.contextmanager
 def synthetic_dataset(root: str, task: str, **counts):
     """Generate the synthetic set of ``task`` ('det' or 'seg') under ``root`` and point the synthetic configs at it
     (they read ``$SYNTHETIC_DATA``)."""
-    import pytest
-
     from tools.make_synthetic import generate
     generate(out=root, tasks=(task,), quiet=True, **counts)
     with pytest.MonkeyPatch.context() as patch:
@@ -102,3 +110,22 @@ def train_tiny(task: str, config: str, work_dir: str, name: str, *options: str):
         config, '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_iters=6', 'train_cfg.val_begin=100',
         'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1', f'experiment_name={unique_name(name)}',
         *options])
+
+
+@pytest.fixture(scope='module')
+def synthetic_data(request, tmp_path_factory):
+    """The module's synthetic set (``SYNTHETIC_COUNTS`` images), its root while the module runs."""
+    task = {'detection': 'det', 'segmentation': 'seg'}[request.module.TASK]
+    with synthetic_dataset(str(tmp_path_factory.mktemp('synthetic')), task, **request.module.SYNTHETIC_COUNTS) as root:
+        yield root
+
+
+@pytest.fixture(scope='module')
+def trained_tiny(request, synthetic_data, tmp_path_factory):
+    """Six iterations of the module's ``SYNTHETIC_CONFIG`` (checkpoints at 3 and 6, ``TRAIN_OPTIONS`` added): the
+    runner and its work dir."""
+    module = request.module
+    work_dir = str(tmp_path_factory.mktemp('work'))
+    runner = train_tiny(module.TASK, module.SYNTHETIC_CONFIG, work_dir, f'{module.TASK[:3]}_train',
+                        *module.TRAIN_OPTIONS)
+    return runner, work_dir

@@ -10,7 +10,7 @@ import json
 import math
 import os
 from collections import OrderedDict
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import torch
 
@@ -80,6 +80,25 @@ def save_official_checkpoint(path: str, state_dict: Dict[str, torch.Tensor], wra
         obj.update(extra or {})
     torch.save(obj, path)
     return path
+
+
+def official_files(root, key_list: str = '{}', wrapper=None, seed: int = 0) -> Callable[..., str]:
+    """``make(name, wrapper=wrapper)``: path of the variant's synthetic checkpoint in the authors' layout under
+    ``root`` (:func:`synthetic_state_dict` of key list ``key_list.format(name)``, saved in ``wrapper``), written on
+    first use."""
+    def make(name: str, wrapper=wrapper) -> str:
+        path = os.path.join(str(root), f'{name}_{wrapper or "bare"}.pth')
+        if not os.path.exists(path):
+            keys = read_key_list(key_list.format(name))
+            save_official_checkpoint(path, synthetic_state_dict(keys, seed=seed), wrapper=wrapper)
+        return path
+    return make
+
+
+def load_pretrained(name: str, file: str, **kwargs) -> torch.nn.Module:
+    """``name`` with weights from ``file``, through timm's pretrained-file path (the checkpoint filter included)."""
+    import timm
+    return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(file)), **kwargs)
 
 
 def reference_input(size: int = 64, batch: int = 2, seed: int = 123) -> torch.Tensor:

@@ -8,37 +8,17 @@ import torch
 
 pytest.importorskip('mmcv.ops', reason='mmcv with compiled ops is required (tests/test_mm_stack.py)')
 
-from dense_helpers import (build_on_meta, family_available, key_list_exists, official_backbone,  # noqa: E402
-                           one_thread, paper_configs, synthetic_dataset, train_losses, train_tiny,
-                           unique_name)
+from dense_helpers import (build_on_meta, family_available, key_list_exists, load_config,  # noqa: E402
+                           official_backbone, paper_configs, train_losses, unique_name)
 from models._checkpoint import CheckpointError  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures('single_thread')
+
+# the synthetic run behind the fixtures synthetic_data / trained_tiny (dense_helpers)
+TASK = 'detection'
 SYNTHETIC_CONFIG = 'configs/detection/synthetic/mask-rcnn_fasternet-t0_fpn_synthetic.py'
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    with one_thread():
-        yield
-
-
-@pytest.fixture(scope='module')
-def synthetic_coco(tmp_path_factory):
-    with synthetic_dataset(str(tmp_path_factory.mktemp('synthetic')), 'det', det_train=8, det_val=4) as root:
-        yield root
-
-
-@pytest.fixture(scope='module')
-def trained(synthetic_coco, tmp_path_factory):
-    """Six iterations of the synthetic config (checkpoints at 3 and 6): the runner and its work dir."""
-    work_dir = str(tmp_path_factory.mktemp('work'))
-    runner = train_tiny('detection', SYNTHETIC_CONFIG, work_dir, 'det_train', 'param_scheduler.0.start_factor=1.0')
-    return runner, work_dir
-
-
-def _build_cfg(path):
-    from mmengine.config import Config
-    return Config.fromfile(path)
+SYNTHETIC_COUNTS = dict(det_train=8, det_val=4)
+TRAIN_OPTIONS = ('param_scheduler.0.start_factor=1.0',)
 
 
 # ----------------------------------------------------------------------------------------------------- wrapper
@@ -160,7 +140,7 @@ def test_every_paper_config_builds():
     assert len(configs) == 30
     seen, skipped = {}, []
     for path in configs:
-        cfg = _build_cfg(path)
+        cfg = load_config(path)
         assert cfg.custom_imports['imports'] == ['models.mm']
         name = cfg.model.backbone.model_name
         if not family_available(name):
@@ -179,7 +159,7 @@ def test_mpvit_ms3x_rows_use_detectron2_augmentation():
     for path in paper_configs('detection'):
         if 'mpvit' not in path:
             continue
-        cfg = _build_cfg(path)
+        cfg = load_config(path)
         kinds = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
         assert ('RandomChoice' in kinds) == ('ms-3x' in path), path
         assert cfg.train_cfg.max_iters == (270000 if 'ms-3x' in path else 90000), path
@@ -187,18 +167,18 @@ def test_mpvit_ms3x_rows_use_detectron2_augmentation():
 
 
 # --------------------------------------------------------------------------------------- train / resume / test
-def test_train_loss_finite_and_falling(trained):
-    runner, work_dir = trained
+def test_train_loss_finite_and_falling(trained_tiny):
+    runner, work_dir = trained_tiny
     losses = train_losses(runner)
     assert len(losses) == 6 and all(math.isfinite(v) for v in losses)
     assert sum(losses[-2:]) < sum(losses[:2]), losses
     assert os.path.isfile(os.path.join(work_dir, 'iter_3.pth')) and os.path.isfile(os.path.join(work_dir, 'iter_6.pth'))
 
 
-def test_resume_from_iteration_checkpoint(trained, tmp_path):
+def test_resume_from_iteration_checkpoint(trained_tiny, tmp_path):
     """--resume CKPT restores iteration, optimizer and scheduler (weights-only load of mmengine's own file)."""
     from tools import mm_runner
-    runner, work_dir = trained
+    runner, work_dir = trained_tiny
     checkpoint = os.path.join(work_dir, 'iter_3.pth')
     resumed = mm_runner.run_train('detection', [
         SYNTHETIC_CONFIG, '--work-dir', str(tmp_path), '--resume', checkpoint, '--cfg-options',
@@ -213,9 +193,9 @@ def test_resume_from_iteration_checkpoint(trained, tmp_path):
     assert state['meta']['iter'] == 5
 
 
-def test_test_reports_coco_bbox_and_segm(trained, tmp_path):
+def test_test_reports_coco_bbox_and_segm(trained_tiny, tmp_path):
     from tools import mm_runner
-    _runner, work_dir = trained
+    _runner, work_dir = trained_tiny
     metrics = mm_runner.run_test('detection', [
         SYNTHETIC_CONFIG, os.path.join(work_dir, 'iter_6.pth'), '--work-dir', str(tmp_path),
         '--cfg-options', f'experiment_name={unique_name("det_test")}'])
@@ -223,9 +203,9 @@ def test_test_reports_coco_bbox_and_segm(trained, tmp_path):
         assert key in metrics and 0.0 <= metrics[key] <= 1.0
 
 
-def test_wrong_checkpoint_fails_with_one_line(trained, tmp_path):
+def test_wrong_checkpoint_fails_with_one_line(trained_tiny, tmp_path):
     from tools import mm_runner
-    _runner, work_dir = trained
+    _runner, work_dir = trained_tiny
     state = torch.load(os.path.join(work_dir, 'iter_6.pth'), map_location='cpu', weights_only=True)['state_dict']
     state['roi_head.bbox_head.fc_cls.weight'] = torch.zeros(5, 256)  # a detector for another class count
     path = str(tmp_path / 'other.pth')
@@ -242,7 +222,7 @@ def _model(path):
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     register_all_modules()
-    cfg = _build_cfg(path)
+    cfg = load_config(path)
     torch.manual_seed(0)
     return MODELS.build(cfg.model)
 
@@ -366,10 +346,10 @@ def test_authors_detectron2_checkpoint_mpvit(path, retina, tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- slow
 @pytest.mark.slow
-def test_overfit_synthetic_bbox_ap(synthetic_coco, tmp_path):
+def test_overfit_synthetic_bbox_ap(synthetic_data, tmp_path):
     """The synthetic config learns its 8 training images: bbox AP > 0.5 evaluated on those images."""
     from tools import mm_runner
-    train_set = os.path.join(synthetic_coco, 'coco')
+    train_set = os.path.join(synthetic_data, 'coco')
     runner = mm_runner.run_train('detection', [
         SYNTHETIC_CONFIG, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_iters=400',
         'train_cfg.val_begin=100000', 'param_scheduler.1.milestones=[300]',

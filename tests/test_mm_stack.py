@@ -2,13 +2,8 @@
 Mask R-CNN and a stock mmseg Semantic FPN (ResNet-18, random init, CPU). Nothing here uses the project's models."""
 import pytest
 import torch
-from dense_helpers import one_thread
 
-
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    with one_thread():
-        yield
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def test_mmcv_ops_nms_and_roi_align():

@@ -18,8 +18,8 @@ from timm.utils import reparameterize_model
 import models  # noqa: F401  (registers the families)
 from models import mpvit as mpvit_module
 from models._checkpoint import CheckpointError
-from official_layout import (read_key_list, read_reference, reference_input, save_official_checkpoint,
-                             synthetic_state_dict)
+from official_layout import (official_files, read_key_list, read_reference, reference_input,
+                             save_official_checkpoint, synthetic_state_dict)
 
 # Official numbers (authors' code and docstrings): parameters, state_dict keys with aliases, stage output widths.
 PARAMS = {'mpvit_tiny': 5_843_736, 'mpvit_xsmall': 10_573_448, 'mpvit_small': 22_892_400, 'mpvit_base': 74_845_976}
@@ -37,13 +37,7 @@ DENSE_LAYOUTS = {
 ALIAS_MARKERS = ('.MHCA_layers.', '.crpe.', '.cpe.')
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine two OpenMP threads mostly wait for each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def _scale(ref: torch.Tensor) -> float:
@@ -57,31 +51,9 @@ def _assert_close_scaled(out: torch.Tensor, ref: torch.Tensor, tol: float = 1e-5
 
 
 @pytest.fixture(scope='module')
-def official_file(tmp_path_factory):
+def official_file(ckpt_dir):
     """Synthetic weights in the authors' release layout and wrapper: {'model': state_dict} with every alias."""
-    root = tmp_path_factory.mktemp('mpvit_ckpt')
-
-    def make(name):
-        path = root / f'{name}.pth'
-        if not path.exists():
-            save_official_checkpoint(str(path), synthetic_state_dict(read_key_list(name), seed=0), wrapper='model')
-        return str(path)
-    return make
-
-
-_MODELS = {}
-
-
-@pytest.fixture(scope='module')
-def loaded(official_file):
-    """Each variant built once, through timm's pretrained path from the official-layout file (eval mode)."""
-    def get(name):
-        if name not in _MODELS:
-            _MODELS[name] = timm.create_model(
-                name, pretrained=True, pretrained_cfg_overlay=dict(file=official_file(name))).eval()
-        return _MODELS[name]
-    yield get
-    _MODELS.clear()
+    return official_files(ckpt_dir, wrapper='model')
 
 
 @pytest.mark.parametrize('name', VARIANTS)
@@ -115,7 +87,7 @@ def test_fold_equivalence(name, loaded):
     with torch.no_grad():
         refs = [model(x) for x in inputs]
     deploy = reparameterize_model(model, inplace=True)  # in place: no 300 MB copy of mpvit_base
-    _MODELS.pop(name)
+    loaded.pop(name)
     assert not any(isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)) for m in deploy.modules())
     stage = deploy.mhca_stages[2]
     assert isinstance(stage, mpvit_module.MHCAStageDeploy)
@@ -144,18 +116,6 @@ def test_deploy_batch1_fast_paths(monkeypatch):
         out = reparameterize_model(model)(x)
     assert set(calls) == {'_q_crpe', '_factor_attention_'}
     _assert_close_scaled(out, ref, tol=1e-5)
-
-
-@pytest.mark.parametrize('name', VARIANTS)
-def test_forward_backward(name):
-    model = timm.create_model(name, num_classes=7, drop_path_rate=0.1).train()
-    x = torch.randn(2, 3, 32, 32)
-    out = model(x)
-    assert out.shape == (2, 7)
-    out.mean().backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None]
-    assert not missing, f'no gradient for {missing[:3]}'
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
 
 
 def _dense_checkpoint(name, path):
@@ -201,24 +161,13 @@ def test_features_only_from_dense_checkpoint(name, tmp_path):
         torch.testing.assert_close(first, torch.tensor(ref['first']), atol=1e-4 * scale, rtol=0)
 
 
-def test_reset_classifier_and_unpooled_features(loaded):
-    model = copy.deepcopy(loaded('mpvit_tiny'))
-    x = torch.randn(2, 3, 64, 64)
+def test_classifier_and_unpooled_build(loaded):
+    """reset_classifier itself: test_models_common.test_reset_classifier."""
+    model = loaded('mpvit_tiny')
     assert model.get_classifier() is model.cls_head.cls
-    with torch.no_grad():
-        pre = model.forward_head(model.forward_features(x), pre_logits=True)
-        model.reset_classifier(0)
-        pooled = model(x)
-        model.reset_classifier(0, '')
-        unpooled = model(x)
-        model.reset_classifier(10, 'avg')
-        logits = model(x)
-    assert pooled.shape == pre.shape == (2, model.num_features) == (2, 216)
-    torch.testing.assert_close(pooled, pre)
-    assert unpooled.shape == (2, 216, 2, 2)
-    assert logits.shape == (2, 10) and model.num_classes == 10
+    assert model.num_features == model.head_hidden_size == 216
     fresh = timm.create_model('mpvit_tiny', num_classes=0, global_pool='')
-    assert fresh.eval()(x).shape == (2, 216, 2, 2)
+    assert fresh.eval()(torch.randn(2, 3, 64, 64)).shape == (2, 216, 2, 2)
 
 
 def test_new_num_classes_keeps_backbone_weights(official_file, loaded):
@@ -237,33 +186,20 @@ def test_wrong_variant_file_is_one_line_error(official_file):
     assert '\n' not in message and 'mpvit_tiny' in message and 'shape mismatches' in message
 
 
-def test_unrelated_and_corrupt_files_are_one_line_errors(tmp_path):
+def test_unrelated_file_is_one_line_error(tmp_path):
+    """Corrupt files: test_models_common.test_unreadable_file_is_one_line_error."""
     unrelated = tmp_path / 'other.pth'
     torch.save({'model': {'features.0.weight': torch.zeros(3)}}, unrelated)
     with pytest.raises(CheckpointError) as err:
         timm.create_model('mpvit_tiny', pretrained=True, pretrained_cfg_overlay=dict(file=str(unrelated)))
     assert '\n' not in str(err.value) and 'missing keys' in str(err.value)
-    corrupt = tmp_path / 'corrupt.pth'
-    corrupt.write_bytes(b'not a checkpoint')
-    with pytest.raises(CheckpointError) as err:
-        timm.create_model('mpvit_tiny', pretrained=True, pretrained_cfg_overlay=dict(file=str(corrupt)))
-    assert '\n' not in str(err.value) and str(corrupt) in str(err.value)
 
 
 def test_timm_model_conventions(loaded):
+    """forward_intermediates (NHWC included) and pruning: test_models_common.test_forward_intermediates_and_prune."""
     model = loaded('mpvit_tiny')
-    x = torch.randn(1, 3, 64, 64)
     for info in model.feature_info:
         model.get_submodule(info['module'])
-    with torch.no_grad():
-        final, inter = model.forward_intermediates(x)
-        torch.testing.assert_close(final, model.forward_features(x))
-        assert [t.shape[1] for t in inter] == list(WIDTHS['mpvit_tiny'])
-        torch.testing.assert_close(inter[-1], final)
-        early = model.forward_intermediates(x, indices=[1], stop_early=True, intermediates_only=True)
-        torch.testing.assert_close(early[0], inter[1])
-        nhwc = model.forward_intermediates(x, indices=2, output_fmt='NHWC', intermediates_only=True)
-        torch.testing.assert_close(nhwc[0].permute(0, 3, 1, 2), inter[2])
     # every parameter lands in exactly one group (shared encoder convs included)
     groups = group_parameters(model, model.group_matcher())
     grouped = [n for names in groups.values() for n in names]
@@ -273,22 +209,16 @@ def test_timm_model_conventions(loaded):
     assert model.eval() is model and model.train(False) is model  # the MMSegmentation copy returned None
 
 
-def test_grad_checkpointing_and_pruning(loaded):
+def test_grad_checkpointing(loaded):
     model = copy.deepcopy(loaded('mpvit_tiny'))
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         ref = model(x)
+        ref_inter = model.forward_intermediates(x, intermediates_only=True)
         model.set_grad_checkpointing()
         torch.testing.assert_close(model(x), ref)
-        ref_inter = model.forward_intermediates(x, intermediates_only=True)
+        torch.testing.assert_close(model.forward_intermediates(x, intermediates_only=True), ref_inter)
     assert all(enc.grad_checkpointing for stage in model.mhca_stages for enc in stage.mhca_blks)
-    kept = model.prune_intermediate_layers([0, 1])
-    assert kept == [0, 1] and len(model.mhca_stages) == len(model.patch_embed_stages) == 2
-    assert model.num_features == 176 and model.num_classes == 0
-    with torch.no_grad():
-        pruned = model.forward_intermediates(x, intermediates_only=True)
-        torch.testing.assert_close(pruned[1], ref_inter[1])
-        assert model(x).shape == (1, 176, 8, 8)  # stage 1 output, stride 8
 
 
 @pytest.mark.slow  # TorchScript compiles for ~10 s per model

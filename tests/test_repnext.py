@@ -17,8 +17,7 @@ from timm.utils import reparameterize_model
 import models  # noqa: F401  (registers the families)
 from models import repnext as repnext_module
 from models._checkpoint import CheckpointError
-from official_layout import (read_key_list, read_reference, reference_input, save_official_checkpoint,
-                             synthetic_state_dict)
+from official_layout import official_files, read_key_list, read_reference, reference_input, synthetic_state_dict
 
 VARIANTS = [f'repnext_m{i}' for i in range(6)]
 # Official parameter counts (authors' code, measured; research B1): training form with both heads, and the official
@@ -69,44 +68,14 @@ def _calibrated(model, seed=0):
     return model.eval()
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One intra-op thread here: on a shared, oversubscribed machine two OpenMP threads spin at every barrier
-    (measured 40x the CPU time of one thread for the same M5 forwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module')
-def ckpt_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp('repnext_ckpt')
+# one intra-op thread (measured 40x less CPU time than two for the same M5 forwards on the shared machine)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 @pytest.fixture(scope='module')
 def official_file(ckpt_dir):
-    """Synthetic checkpoint of a variant in the release wrapper ``{'model': state_dict}``."""
-    def make(name, wrapper='model'):
-        path = ckpt_dir / f'{name}_{wrapper}.pth'
-        if not path.exists():
-            save_official_checkpoint(str(path), _official_sd(name), wrapper=wrapper)
-        return str(path)
-    return make
-
-
-_MODELS = {}
-
-
-@pytest.fixture(scope='module')
-def loaded(official_file):
-    """Each variant built once, through timm's pretrained file path from the release-layout file (eval mode)."""
-    def get(name):
-        if name not in _MODELS:
-            _MODELS[name] = timm.create_model(
-                name, pretrained=True, pretrained_cfg_overlay=dict(file=official_file(name))).eval()
-        return _MODELS[name]
-    return get
+    """Synthetic checkpoint of a variant, by default in the release wrapper ``{'model': state_dict}``."""
+    return official_files(ckpt_dir, wrapper='model')
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -164,44 +133,24 @@ def test_fold_equivalence(name, loaded):
 
 
 @pytest.mark.parametrize('name', VARIANTS)
-def test_forward_backward(name):
-    model = timm.create_model(name, num_classes=7, drop_path_rate=0.1)
-    model.train()
-    x = torch.randn(2, 3, IMG, IMG)
-    out = model(x)
-    assert out.shape == (2, 7)
-    out.mean().backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None]
-    assert not missing, f'no gradient for {missing[:3]}'
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
-
-
-@pytest.mark.parametrize('name', VARIANTS)
 def test_features_only(name):
+    """Strides and map shapes: test_models_common.test_features_only_levels."""
     cfg = repnext_module.MODEL_CFGS[name]
     model = timm.create_model(name, features_only=True).eval()
-    assert model.feature_info.reduction() == [4, 8, 16, 32]
     assert model.feature_info.channels() == list(cfg['embed_dim'])
     assert not any(k.startswith('head') for k in model.state_dict())
     if name in DENSE_BACKBONE:
         assert (sum(p.numel() for p in model.parameters()), len(model.state_dict())) == DENSE_BACKBONE[name]
-    with torch.no_grad():
-        feats = model(torch.randn(1, 3, IMG, IMG))
-    assert [tuple(f.shape) for f in feats] == [(1, c, IMG // r, IMG // r) for c, r in zip(cfg['embed_dim'],
-                                                                                            (4, 8, 16, 32))]
 
 
 @pytest.mark.parametrize('name', VARIANTS)
-def test_reset_classifier(name, loaded):
+def test_unpooled_output_is_the_feature_map(name, loaded):
+    """Pooled and unpooled shapes after reset_classifier: test_models_common.test_reset_classifier."""
     model = copy.deepcopy(loaded(name))
-    dim = repnext_module.MODEL_CFGS[name]['embed_dim'][-1]
+    assert model.num_features == model.head_hidden_size == repnext_module.MODEL_CFGS[name]['embed_dim'][-1]
     x = torch.randn(1, 3, IMG, IMG)
-    model.reset_classifier(0)
-    with torch.no_grad():
-        assert model(x).shape == (1, dim)
     model.reset_classifier(0, '')
     with torch.no_grad():
-        assert model(x).shape == (1, dim, IMG // 32, IMG // 32)
         torch.testing.assert_close(model(x), model.forward_features(x))
 
 
@@ -291,20 +240,13 @@ def test_features_only_deploy_form(loaded):
                 torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)
 
 
-def test_wrong_files_fail_with_one_line(official_file, tmp_path):
-    with pytest.raises(CheckpointError) as err:
-        timm.create_model('repnext_m1', pretrained=True, pretrained_cfg_overlay=dict(file=str(tmp_path / 'no.pth')))
-    assert 'not found' in str(err.value) and '\n' not in str(err.value)
+def test_wrong_variant_file_fails_with_one_line(official_file):
+    """Missing and unreadable files: test_models_common.test_unreadable_file_is_one_line_error."""
     with pytest.raises(CheckpointError) as err:  # an M0 checkpoint into M1
         timm.create_model('repnext_m1', pretrained=True,
                           pretrained_cfg_overlay=dict(file=official_file('repnext_m0')))
     message = str(err.value)
     assert 'repnext_m1' in message and 'shape' in message and '\n' not in message
-    truncated = tmp_path / 'cut.pth'
-    truncated.write_bytes(open(official_file('repnext_m0'), 'rb').read()[:1000])
-    with pytest.raises(CheckpointError) as err:
-        timm.create_model('repnext_m0', pretrained=True, pretrained_cfg_overlay=dict(file=str(truncated)))
-    assert '\n' not in str(err.value)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -344,23 +286,6 @@ def test_builder_kwargs_and_drop_path_schedule():
     assert model.head_drop.p == 0.3 and model.stem.stem[0].conv.in_channels == 4
     assert isinstance(model.stem.stem[1], nn.ReLU) and model.global_pool.pool_type == 'max'
     assert model(torch.randn(2, 4, IMG, IMG)).shape == (2, 11)
-
-
-def test_forward_intermediates_and_prune(loaded):
-    model = copy.deepcopy(loaded('repnext_m0'))
-    x = torch.randn(1, 3, IMG, IMG)
-    with torch.no_grad():
-        final, feats = model.forward_intermediates(x)
-        torch.testing.assert_close(final, model.forward_features(x))
-        assert [f.shape[1] for f in feats] == [40, 80, 160, 320]
-        last2 = model.forward_intermediates(x, indices=2, intermediates_only=True)
-        torch.testing.assert_close(last2[0], feats[2])
-        early = model.forward_intermediates(x, indices=[1], stop_early=True, intermediates_only=True)
-        torch.testing.assert_close(early[0], feats[1])
-    assert model.prune_intermediate_layers([1]) == [1]
-    assert len(model.stages) == 2 and model.num_features == 80
-    with torch.no_grad():
-        assert model(x).shape == (1, 80, IMG // 8, IMG // 8)
 
 
 def test_grad_checkpointing_same_gradients():

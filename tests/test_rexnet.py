@@ -16,8 +16,8 @@ from timm.utils import reparameterize_model
 import models  # noqa: F401  (registers the families)
 from models import rexnet as rexnet_module
 from models._checkpoint import CheckpointError
-from official_layout import (read_key_list, read_reference, reference_input, save_official_checkpoint,
-                             synthetic_state_dict)
+from official_layout import (load_pretrained, official_files, read_key_list, read_reference, reference_input,
+                             save_official_checkpoint, synthetic_state_dict)
 
 # Official parameter counts (authors' code, measured; research table).
 PARAMS = {
@@ -45,33 +45,9 @@ def _assert_matches_reference(logits, name):
 
 
 @pytest.fixture(scope='module')
-def ckpt_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp('rexnet_ckpt')
-
-
-@pytest.fixture(scope='module')
 def official_file(ckpt_dir):
     """Path of the synthetic official checkpoint of a variant (a bare state_dict, as the authors release)."""
-    def make(name):
-        path = ckpt_dir / f'{name}_official.pth'
-        if not path.exists():
-            save_official_checkpoint(str(path), _official_sd(name))
-        return str(path)
-    return make
-
-
-_MODELS = {}
-
-
-@pytest.fixture(scope='module')
-def loaded(official_file):
-    """Each variant built once, through timm's pretrained path from the official-layout file (eval mode)."""
-    def get(name):
-        if name not in _MODELS:
-            _MODELS[name] = timm.create_model(
-                name, pretrained=True, pretrained_cfg_overlay=dict(file=official_file(name))).eval()
-        return _MODELS[name]
-    return get
+    return official_files(ckpt_dir, key_list='{}_official')
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -132,16 +108,6 @@ def test_dense_feature_levels(name, loaded):
     assert all(isinstance(model.get_submodule(info['module']), nn.Module) for info in levels)
 
 
-@pytest.mark.parametrize('name', ['rexnet_090', 'rexnet_lite_130'])
-def test_features_only_default_strides(name):
-    model = timm.create_model(name, features_only=True).eval()
-    assert model.feature_info.reduction() == [4, 8, 16, 32]
-    with torch.no_grad():
-        feats = model(torch.randn(1, 3, IMG, IMG))
-    assert [f.shape[1] for f in feats] == model.feature_info.channels()
-    assert [f.shape[-1] for f in feats] == [IMG // r for r in (4, 8, 16, 32)]
-
-
 @pytest.mark.parametrize('name', VARIANTS)
 def test_timm_layout_state_dict_passes_filter(name, loaded):
     """timm's layout (timm's own RexNet class for V1) is what the model holds; the filter passes it unchanged."""
@@ -171,10 +137,6 @@ def test_timm_layout_file_loads(name, loaded, ckpt_dir):
 # Loading: errors and options
 # ---------------------------------------------------------------------------------------------------------------
 
-def _load(name, path, **kwargs):
-    return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), **kwargs)
-
-
 def _one_line(err):
     text = str(err.value)
     assert '\n' not in text
@@ -183,14 +145,14 @@ def _one_line(err):
 
 def test_wrong_width_file_is_one_line_error(official_file):
     with pytest.raises(CheckpointError) as err:
-        _load('rexnet_100', official_file('rexnet_130'))
+        load_pretrained('rexnet_100', official_file('rexnet_130'))
     text = _one_line(err)
     assert 'rexnet_100' in text and 'shape' in text
 
 
 def test_lite_file_for_v1_model_is_one_line_error(official_file):
     with pytest.raises(CheckpointError) as err:
-        _load('rexnet_100', official_file('rexnet_lite_100'))
+        load_pretrained('rexnet_100', official_file('rexnet_lite_100'))
     assert 'ReXNet-lite' in _one_line(err)
 
 
@@ -200,23 +162,15 @@ def test_missing_and_extra_official_keys_are_named(ckpt_dir):
     sd['features.6.out.9.weight'] = torch.zeros(1)
     path = save_official_checkpoint(str(ckpt_dir / 'broken.pth'), sd)
     with pytest.raises(CheckpointError) as err:
-        _load('rexnet_100', path)
+        load_pretrained('rexnet_100', path)
     text = _one_line(err)
     assert 'features.6.out.5.fc.0.weight' in text and 'features.6.out.9.weight' in text
-
-
-def test_corrupt_file_is_one_line_error(ckpt_dir):
-    path = ckpt_dir / 'garbage.pth'
-    path.write_bytes(b'not a checkpoint at all' * 10)
-    with pytest.raises(CheckpointError) as err:
-        _load('rexnet_lite_100', path)
-    assert str(path) in _one_line(err)
 
 
 def test_wrapped_official_file_and_new_num_classes(official_file, loaded, ckpt_dir):
     """Training-script wrappers are unwrapped; a different num_classes keeps the trunk and drops the classifier."""
     path = save_official_checkpoint(str(ckpt_dir / 'wrapped.pth'), _official_sd('rexnet_lite_100'), wrapper='model')
-    model = _load('rexnet_lite_100', path, num_classes=10).eval()
+    model = load_pretrained('rexnet_lite_100', path, num_classes=10).eval()
     x = reference_input()
     with torch.no_grad():
         assert model(x).shape == (2, 10)
@@ -226,7 +180,7 @@ def test_wrapped_official_file_and_new_num_classes(official_file, loaded, ckpt_d
 
 
 def test_official_file_with_in_chans_1(official_file):
-    model = _load('rexnet_100', official_file('rexnet_100'), in_chans=1).eval()
+    model = load_pretrained('rexnet_100', official_file('rexnet_100'), in_chans=1).eval()
     assert model.stem.conv.weight.shape[1] == 1
     with torch.no_grad():
         assert model(torch.randn(1, 1, IMG, IMG)).shape == (1, 1000)
@@ -254,6 +208,7 @@ def test_key_map_is_explicit_per_role():
 
 @pytest.mark.parametrize('name', ['rexnet_100', 'rexnet_lite_100'])
 def test_timm_model_conventions(name, loaded):
+    """reset_classifier: test_models_common.test_reset_classifier."""
     model = copy.deepcopy(loaded(name))
     cfg = model.pretrained_cfg
     assert cfg['pool_size'] == tuple(s // 32 for s in cfg['input_size'][1:])  # stride 32 at the cfg input size
@@ -271,13 +226,6 @@ def test_timm_model_conventions(name, loaded):
         assert [t.shape[-1] for t in inter] == [IMG // r for r in (2, 4, 8, 16, 32)]
         model.set_grad_checkpointing(True)
         torch.testing.assert_close(model.forward_intermediates(x)[0], feats)
-        model.set_grad_checkpointing(False)
-        model.reset_classifier(0)
-        torch.testing.assert_close(model(x), pre)
-        model.reset_classifier(0, '')
-        assert model(x).shape[-2:] == grid
-        model.reset_classifier(7, 'avg')
-        assert model(x).shape == (2, 7)
     for key in ('first_conv', 'classifier'):
         assert cfg[key] + '.weight' in loaded(name).state_dict()
     assert cfg['paper_ids'] == 'arXiv:2007.00992' and cfg['license'] == 'mit'

@@ -8,35 +8,16 @@ import torch
 
 pytest.importorskip('mmcv.ops', reason='mmcv with compiled ops is required (tests/test_mm_stack.py)')
 
-from dense_helpers import (build_on_meta, family_available, key_list_exists, official_backbone,  # noqa: E402
-                           one_thread, paper_configs, synthetic_dataset, train_losses, train_tiny,
-                           unique_name)
+from dense_helpers import (build_on_meta, family_available, key_list_exists, load_config,  # noqa: E402
+                           official_backbone, paper_configs, train_losses, unique_name)
 
+pytestmark = pytest.mark.usefixtures('single_thread')
+
+# the synthetic run behind the fixtures synthetic_data / trained_tiny (dense_helpers)
+TASK = 'segmentation'
 SYNTHETIC_CONFIG = 'configs/segmentation/synthetic/fpn_fasternet-t0_synthetic.py'
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    with one_thread():
-        yield
-
-
-@pytest.fixture(scope='module')
-def synthetic_ade(tmp_path_factory):
-    with synthetic_dataset(str(tmp_path_factory.mktemp('synthetic')), 'seg', seg_train=8, seg_val=4) as root:
-        yield root
-
-
-@pytest.fixture(scope='module')
-def trained(synthetic_ade, tmp_path_factory):
-    work_dir = str(tmp_path_factory.mktemp('work'))
-    runner = train_tiny('segmentation', SYNTHETIC_CONFIG, work_dir, 'seg_train')
-    return runner, work_dir
-
-
-def _cfg(path):
-    from mmengine.config import Config
-    return Config.fromfile(path)
+SYNTHETIC_COUNTS = dict(seg_train=8, seg_val=4)
+TRAIN_OPTIONS = ()
 
 
 def test_every_paper_config_builds():
@@ -48,7 +29,7 @@ def test_every_paper_config_builds():
     assert len(configs) == 15
     skipped = []
     for path in configs:
-        cfg = _cfg(path)
+        cfg = load_config(path)
         assert cfg.custom_imports['imports'] == ['models.mm']
         assert cfg.model.decode_head.num_classes == 150 and cfg.model.get('pretrained') is None
         name = cfg.model.backbone.model_name
@@ -64,7 +45,7 @@ def test_every_paper_config_builds():
 
 
 def test_recipes_follow_the_papers():
-    rows = {os.path.basename(p): _cfg(p) for p in paper_configs('segmentation')}
+    rows = {os.path.basename(p): load_config(p) for p in paper_configs('segmentation')}
     repnext = rows['fpn_repnext-m3_4xb4-80k_ade20k-512x512.py']
     assert repnext.train_cfg.max_iters == 80000  # the official "40k" file runs 80k (gpu_multiples=1, logs)
     assert repnext.optim_wrapper.optimizer == dict(type='AdamW', lr=1e-4, weight_decay=0.05)
@@ -79,17 +60,17 @@ def test_recipes_follow_the_papers():
         assert ('ResizeToMultiple' in kinds) == name.startswith('fpn_'), name
 
 
-def test_train_loss_finite_and_falling(trained):
-    runner, work_dir = trained
+def test_train_loss_finite_and_falling(trained_tiny):
+    runner, work_dir = trained_tiny
     losses = train_losses(runner)
     assert len(losses) == 6 and all(math.isfinite(v) for v in losses)
     assert sum(losses[-2:]) < sum(losses[:2]), losses
     assert os.path.isfile(os.path.join(work_dir, 'iter_6.pth'))
 
 
-def test_resume_from_iteration_checkpoint(trained, tmp_path):
+def test_resume_from_iteration_checkpoint(trained_tiny, tmp_path):
     from tools import mm_runner
-    runner, work_dir = trained
+    runner, work_dir = trained_tiny
     resumed = mm_runner.run_train('segmentation', [
         SYNTHETIC_CONFIG, '--work-dir', str(tmp_path), '--resume', os.path.join(work_dir, 'iter_3.pth'),
         '--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_begin=100',
@@ -101,9 +82,9 @@ def test_resume_from_iteration_checkpoint(trained, tmp_path):
 
 
 @pytest.mark.parametrize('tta', [False, True])
-def test_test_reports_miou(trained, tmp_path, tta):
+def test_test_reports_miou(trained_tiny, tmp_path, tta):
     from tools import mm_runner
-    _runner, work_dir = trained
+    _runner, work_dir = trained_tiny
     args = [SYNTHETIC_CONFIG, os.path.join(work_dir, 'iter_6.pth'), '--work-dir', str(tmp_path),
             '--cfg-options', f'experiment_name={unique_name("seg_test")}'] + (['--tta'] if tta else [])
     metrics = mm_runner.run_test('segmentation', args)
@@ -129,7 +110,7 @@ def test_authors_mmseg0_checkpoint(config, key_list, head, tmp_path):
 
     from models.mm import load_dense_checkpoint
     register_all_modules()
-    model = MODELS.build(_cfg(config).model)
+    model = MODELS.build(load_config(config).model)
     backbone = official_backbone(key_list, drop_prefixes=head)
     aliases = {}  # MPViT's official modules are reachable under two names: a real file stores equal tensors
     for key, tensor in model.backbone.model.state_dict(keep_vars=True).items():
@@ -148,7 +129,7 @@ def test_authors_mmseg0_checkpoint(config, key_list, head, tmp_path):
 
 
 @pytest.mark.slow
-def test_overfit_synthetic_miou(synthetic_ade, tmp_path):
+def test_overfit_synthetic_miou(synthetic_data, tmp_path):
     """The synthetic config learns its 8 training images: mIoU > 50 (mmseg reports percent) on those images."""
     from tools import mm_runner
     runner = mm_runner.run_train('segmentation', [
