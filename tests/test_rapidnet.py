@@ -5,13 +5,11 @@ models/rapidnet.py) on synthetic_state_dict(keys, seed=0) weights and reference_
 official RepCPE not re-parameterised); logits are stored rounded to 6 decimals.
 """
 import copy
-import math
 
 import pytest
 import torch
 import torch.nn as nn
 import torch.fx
-import torch.nn.functional as F
 import timm
 from timm.layers import DropPath
 from timm.utils import reparameterize_model
@@ -288,39 +286,6 @@ def test_timm_conventions(loaded):
     ckpt.set_grad_checkpointing(True)
     x = reference_input(IMG, 2).requires_grad_()
     torch.testing.assert_close(ckpt(x), loaded('rapidnet_ti')(x))
-
-
-def test_deploy_conv_paths_match_reference():
-    """Every path of DeployConv2d (oneDNN inner product for 1x1 on NHWC, oneDNN conv for NCHW 1x1, dilated, depthwise,
-    each with fused GELU; with autograd the GEMM 1x1 on NCHW / NHWC and the plain conv
-    fallback) equals conv2d (+ GELU)."""
-    gen = torch.Generator().manual_seed(0)
-    cases = [  # (in, out, kernel, dilation, groups, gelu, input shape, channels_last input)
-        (16, 32, 1, 1, 1, True, (1, 16, 30, 30), False),
-        (16, 32, 1, 1, 1, False, (2, 16, 5, 7), True),
-        (16, 32, 1, 1, 1, False, (2, 16, 5, 7), False),
-        (24, 24, 3, 3, 1, True, (1, 24, 7, 7), False),
-        (24, 24, 3, 1, 24, True, (1, 24, 9, 9), True),
-        (24, 24, 7, 1, 24, False, (2, 24, 9, 9), False),
-    ]
-    for cin, cout, k, d, g, gelu, shape, cl in cases:
-        conv = nn.Conv2d(cin, cout, k, padding=d * (k // 2), dilation=d, groups=g)
-        bn = nn.BatchNorm2d(cout).eval()
-        bn.running_mean.normal_(generator=gen)
-        bn.running_var.uniform_(0.5, 1.5, generator=gen)
-        deploy = rn.fuse_to_deploy_conv(conv, bn, gelu=gelu)
-        x = torch.randn(*shape, generator=gen)
-        if cl:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad():
-            ref = bn(conv(x))
-            ref = F.gelu(ref) if gelu else ref
-            torch.testing.assert_close(deploy(x), ref, atol=1e-5, rtol=1e-5)
-        x.requires_grad_()
-        out = deploy(x)  # autograd: plain conv + out-of-place GELU
-        out.sum().backward()
-        torch.testing.assert_close(out.detach(), ref, atol=1e-5, rtol=1e-5)
-        assert x.grad is not None and math.isfinite(x.grad.sum().item())
 
 
 def test_deploy_form_scripts_and_traces(loaded):
