@@ -1,7 +1,8 @@
 """Training checkpoints that survive crashes and load weights-only.
 
-* Written atomically: serialise to ``<name>.tmp-<pid>``, flush + fsync, ``os.replace``, fsync the folder. A kill
-  at any moment leaves either the old file or the new one, never a half-written one under the real name.
+* Written atomically (``models._checkpoint.atomic_output``): a hidden temp file in the same folder, fsync,
+  ``os.replace``, fsync the folder. A kill at any moment leaves either the old file or the new one, never a
+  half-written one under the real name.
 * ``checkpoint-last.pth`` is the newest epoch; the one it replaces becomes ``checkpoint-prev.pth``;
   ``checkpoint-best.pth`` is the best top-1 so far. ``--resume auto`` takes the newest readable one of the three.
 * Only tensors and plain Python values are stored (args as a dict, RNG states as tensors), so every file loads
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from . import families  # noqa: F401  (must precede models._checkpoint)
-from models._checkpoint import CheckpointError, load_file
+from models._checkpoint import CheckpointError, atomic_output, load_file
 
 FORMAT = 'classification-checkpoint'
 VERSION = 1
@@ -52,27 +53,9 @@ def restore_rng(state: Dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------- atomic files
-def _fsync_dir(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: str, data: bytes) -> None:
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'wb') as f:
+    with atomic_output(path) as tmp, open(tmp, 'wb') as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def serialise(payload: Dict[str, Any]) -> bytes:
@@ -85,15 +68,11 @@ def save_training_state(output_dir: str, payload: Dict[str, Any], is_best: bool)
     """Write ``last`` (keeping the previous one as ``prev``) and, when ``is_best``, ``best``."""
     data = serialise(payload)
     last = os.path.join(output_dir, LAST)
-    tmp = f'{last}.tmp-{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    if os.path.exists(last):
-        os.replace(last, os.path.join(output_dir, PREV))
-    os.replace(tmp, last)
-    _fsync_dir(output_dir)
+    with atomic_output(last) as tmp:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+        if os.path.exists(last):  # only once the new file is complete
+            os.replace(last, os.path.join(output_dir, PREV))
     if is_best:
         atomic_write(os.path.join(output_dir, BEST), data)  # a copy, not a link: damage to one spares the other
     return last

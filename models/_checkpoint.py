@@ -12,21 +12,23 @@ then calls the family's ``checkpoint_filter_fn``. This module supplies the two p
   multi-line ``load_state_dict`` report.
 
 Other tasks (classification resume, dense-task ``init_cfg``, tools) use :func:`load_file` and
-:func:`unwrap_state_dict` directly.
+:func:`unwrap_state_dict` directly, and write every file they produce through :func:`atomic_output`.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import tempfile
 import zipfile
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional, Sequence
 
 import torch
 import torch.nn as nn
 
 __all__ = [
     'CheckpointError', 'load_file', 'unwrap_state_dict', 'check_state_dict', 'build_model', 'load_checkpoint',
-    'WRAPPER_KEYS',
+    'WRAPPER_KEYS', 'atomic_output',
 ]
 
 # Containers seen in the five families' releases and in our own training checkpoints, in timm's preference order.
@@ -41,6 +43,42 @@ class CheckpointError(RuntimeError):
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0][:200] if text else type(err).__name__
+
+
+def _fsync_path(path: str, directory: bool = False) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | (getattr(os, 'O_DIRECTORY', 0) if directory else 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # e.g. a file system without fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, suffix: str = '') -> Iterator[str]:
+    """A temporary file next to ``path`` to write; when the block ends without error it is flushed to disk and
+    replaces ``path`` in one step (with the permissions a new file gets under the umask), otherwise it is removed
+    and ``path`` is left as it was: a reader never sees a half-written file."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.', suffix=suffix)
+    os.close(fd)
+    try:
+        yield tmp
+        umask = os.umask(0)  # mkstemp creates 0600; give the file what open() would have
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        _fsync_path(tmp)
+        os.replace(tmp, path)
+        _fsync_path(directory, directory=True)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def load_file(path: str | os.PathLike, map_location: str | torch.device = 'cpu') -> Any:

@@ -330,3 +330,25 @@ def test_convert_errors_are_one_line_and_leave_no_partial_file(tmp_path, capsys)
     assert convert.main([name, good, str(tmp_path / 'out.npz')]) == 1
     assert 'unsupported output' in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ['good.pth', 'out.safetensors', 'truncated.pth']
+
+
+def test_atomic_output_replaces_in_one_step_or_not_at_all(tmp_path):
+    """The writer every tool and the training checkpoints use: the target appears complete with the permissions of a
+    normally created file, or stays as it was; no temp file is left either way."""
+    from models._checkpoint import atomic_output
+    target = tmp_path / 'out' / 'table.md'  # the folder is created
+    with atomic_output(target) as tmp:
+        with open(tmp, 'w') as f:
+            f.write('new')
+        assert not target.exists()  # nothing under the real name before the block ends
+    assert target.read_text() == 'new'
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    with pytest.raises(RuntimeError, match='interrupted'):
+        with atomic_output(target) as tmp:
+            with open(tmp, 'w') as f:
+                f.write('half')
+            raise RuntimeError('interrupted')
+    assert target.read_text() == 'new'
+    assert [p.name for p in target.parent.iterdir()] == ['table.md']

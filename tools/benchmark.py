@@ -33,7 +33,6 @@ import platform
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 import warnings
 from typing import Callable, Dict, List, Optional
@@ -51,7 +50,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from tools.paper_numbers import CLAIMS, FAMILY_LABELS, FVCORE_REFERENCE, claim_for  # noqa: E402
 from tools.zoo import FAMILIES, REPO_ROOT, TIMM_FAMILIES, family_of, import_families, resolve_models  # noqa: E402
-from tools.zoo import timm_reference  # noqa: E402
+from tools.zoo import atomic_output, timm_reference  # noqa: E402
 
 SPEED_TARGETS = {'deploy_vs_official': 0.8, 'deploy_vs_timm': 1.0}
 FAMILY_COLOURS = {'fasternet': '#1f77b4', 'mpvit': '#ff7f0e', 'rapidnet': '#2ca02c', 'repnext': '#d62728',
@@ -344,17 +343,8 @@ def _loadavg() -> Optional[float]:
 
 # -------------------------------------------------------------------------------------------------------- files
 def atomic_write_text(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp, open(tmp, 'w') as f:
+        f.write(text)
 
 
 def load_results(path: str) -> dict:
@@ -453,8 +443,10 @@ def render_markdown(data: dict, command: str = '') -> str:
               'einsum-bmm, attention). "fvcore conv." adds BatchNorm (2/element in eval), Layer/GroupNorm '
               '(5/element) and global pooling (1/element) as fvcore does — the authors\' FLOP tool.',
               '* Latency: median (IQR) ms of single forwards. Wall clock (the nominal spec) moves with the load '
-              'average of this shared machine (logged per model; above the core count the wall numbers mostly '
-              'measure scheduling). CPU time is the thread CPU time of the same forwards run with one thread: '
+              'average of this shared machine (logged per model): with any other busy process on the cores, '
+              'every OpenMP barrier waits for a descheduled thread (measured on the 2-core machine: a 150k-element '
+              'add 65 us alone, 7.9 ms beside one busy process), so wall rows are only valid with the benchmark '
+              'running alone (its own threads put the load average near the thread count). CPU time is the thread CPU time of the same forwards run with one thread: '
               'load cannot inflate it, so its ratios are the robust ones. All forms of a model are timed '
               'interleaved on the same input; ratios are ratios of medians.',
               '* Allocator: unless `--default-allocator`, the run sets glibc `M_TRIM_THRESHOLD` 1 GiB and '
@@ -691,11 +683,9 @@ def plot_latency_vs_top1(data: dict, path: str) -> Optional[str]:
     ax.grid(True, which='both', alpha=0.3)
     ax.legend(loc='lower right')
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp.png'
-    fig.savefig(tmp)
+    with atomic_output(path, '.png') as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

@@ -32,7 +32,7 @@ if __package__ in (None, ''):  # run as a script: put the repository root (not t
 import timm  # noqa: E402
 import torch  # noqa: E402
 
-from tools.zoo import import_families  # noqa: E402
+from tools.zoo import atomic_output, import_families  # noqa: E402
 
 SAFETENSORS_EXT = ('.safetensors',)
 TORCH_EXT = ('.pth', '.pt')
@@ -85,22 +85,14 @@ def save_state_dict(state_dict: Dict[str, torch.Tensor], dst: str, metadata: Opt
     ext = os.path.splitext(dst)[1].lower()
     if ext not in SAFETENSORS_EXT + TORCH_EXT:
         raise ConvertError(f'unsupported output {dst}: use .safetensors, .pth or .pt')
-    directory = os.path.dirname(os.path.abspath(dst))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(dst) + '.', suffix=ext)
-    os.close(fd)
-    try:
-        tensors = _independent_tensors(state_dict)
+    tensors = _independent_tensors(state_dict)
+    with atomic_output(dst, ext) as tmp:
         if ext in SAFETENSORS_EXT:
             from safetensors.torch import save_file
             save_file(tensors, tmp, metadata=dict(metadata or {}, format='pt'))
         else:
             torch.save(tensors, tmp)
         _verify(tmp, tensors)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return dst
 
 

@@ -32,7 +32,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 from timm.utils import reparameterize_model  # noqa: E402
 
-from tools.zoo import FAMILIES, import_families, resolve_models  # noqa: E402
+from tools.zoo import FAMILIES, atomic_output, import_families, resolve_models  # noqa: E402
 
 INPUT_NAME, OUTPUT_NAME = 'input', 'logits'
 
@@ -56,37 +56,25 @@ def build_for_export(name: str, deploy: bool = True, checkpoint: Optional[str] =
     return reparameterize_model(model).eval() if deploy else model
 
 
-def _tmp_path(path: str, suffix: str) -> str:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.', suffix=suffix)
-    os.close(fd)
-    return tmp
-
-
 def export_onnx(model: nn.Module, path: str, img_size: int = 224, opset: int = 17,
                 dynamic_batch: bool = True) -> str:
     """Write ``model`` (eval mode) to ``path`` as ONNX with input ``input`` [B,3,H,W] and output ``logits``."""
     x = torch.randn(1, 3, img_size, img_size)
-    tmp = _tmp_path(path, '.onnx')
     axes = {INPUT_NAME: {0: 'batch'}, OUTPUT_NAME: {0: 'batch'}} if dynamic_batch else None
     try:
-        # oneDNN off while tracing: a forward that calls oneDNN kernels directly for speed (aten.mkldnn_*) must
-        # trace to portable ops; the flag changes nothing numerically
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # the TorchScript exporter's deprecation and tracer warnings
-            with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
-                torch.onnx.export(model, (x,), tmp, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
-                                  output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True)
-        import onnx
-        onnx.checker.check_model(tmp)
-        os.replace(tmp, path)
+        with atomic_output(path, '.onnx') as tmp:
+            # oneDNN off while tracing: a forward that calls oneDNN kernels directly for speed (aten.mkldnn_*) must
+            # trace to portable ops; the flag changes nothing numerically
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')  # the TorchScript exporter's deprecation and tracer warnings
+                with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+                    torch.onnx.export(model, (x,), tmp, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
+                                      output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True)
+            import onnx
+            onnx.checker.check_model(tmp)
     except Exception as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise ExportError(f'ONNX export of {_name(model)} failed: {type(err).__name__}: {first}') from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

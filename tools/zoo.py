@@ -60,6 +60,14 @@ def import_families() -> Dict[str, str]:
     return errors
 
 
+def atomic_output(path: str, suffix: str = ''):
+    """``models._checkpoint.atomic_output`` (write a temp file, replace ``path`` in one step), imported after the
+    families so that a broken family file does not break the tools."""
+    import_families()
+    from models._checkpoint import atomic_output as _atomic_output
+    return _atomic_output(path, suffix)
+
+
 def family_of(model_name: str) -> Optional[str]:
     """The family a registered model belongs to: the project module that registers it, or timm's module for the
     timm-provided families."""
