@@ -389,16 +389,17 @@ def _paths_addmm(bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, fast
     if not fast:
         return torch.baddbmm(bias, x, weight)
     out = x.new_empty(x.shape[0], x.shape[1], weight.shape[-1])
-    for p in range(x.shape[0]):
-        torch.addmm(bias[p, 0], x[p], weight[p], out=out[p])
+    # unbind: the per-path views in one call (Python indexing costs ~3 us a view; ~2000 views per MPViT-B forward)
+    for out_p, x_p, weight_p, bias_p in zip(out.unbind(0), x.unbind(0), weight.unbind(0), bias.unbind(0)):
+        torch.addmm(bias_p, x_p, weight_p, out=out_p)
     return out
 
 
 def _paths_accumulate_(acc: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> None:
     """``acc += bias + x @ weight`` per path, in place: acc (M, P, N) tokens-major, x (P, M, K), weight (P, K, N)."""
     acc.add_(bias.transpose(0, 1))
-    for p in range(x.shape[0]):
-        acc[:, p].addmm_(x[p], weight[p])
+    for acc_p, x_p, weight_p in zip(acc.unbind(1), x.unbind(0), weight.unbind(0)):
+        acc_p.addmm_(x_p, weight_p)
 
 
 def _depthwise_conv(weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
