@@ -16,8 +16,7 @@ from torch.fx._symbolic_trace import is_fx_symbolic_tracing
 
 __all__ = ['fuse_conv_bn', 'fuse_bn_linear', 'ConvNorm', 'plain_eager', 'DeployConv2d', 'deploy_conv2d',
            'fuse_to_deploy_conv', 'Residual', 'onednn_inference', 'pack_conv_weight', 'run_packed', 'cached',
-           'onednn_post_op', 'NO_POST_OP', 'GELU_POST_OP', 'derived_tensor', 'clear_deploy_cache', 'ONEDNN_AVAILABLE',
-           'ONEDNN_POINTWISE']
+           'onednn_post_op', 'NO_POST_OP', 'GELU_POST_OP', 'derived_tensor', 'clear_deploy_cache', 'ONEDNN_POINTWISE']
 
 
 def plain_eager() -> bool:
@@ -100,7 +99,6 @@ def _has_onednn_pointwise() -> bool:
         return False
 
 
-ONEDNN_AVAILABLE = torch.backends.mkldnn.is_available()
 ONEDNN_POINTWISE = _has_onednn_pointwise()
 _onednn_ok = ONEDNN_POINTWISE  # cleared (for the process) if a oneDNN call is ever refused; the plain path remains
 if ONEDNN_POINTWISE:

@@ -29,8 +29,9 @@ Behaviour that differs from the official code (on purpose):
   ``models._blocks.DeployConv2d``, activations fused as oneDNN post-ops), the ``cpe``
   identity and the three ``crpe`` windows into one 7x7 depthwise kernel, folds LayerNorm affine terms into the
   projections after them, runs the 1x1 convs as token matmuls and the P encoders of a stage as one batched
-  computation (``MHCAStageDeploy``; in plain eager inference one multi-threaded GEMM per path); in plain eager batch-1 inference the factorised attention runs per path with
-  the heads as the ``bmm`` batch on strided views (no q/k/v layout copies), and on 56x56 / 28x28 maps the crpe
+  computation (``MHCAStageDeploy``; in plain eager inference one multi-threaded GEMM per path); in plain eager
+  batch-1 inference the factorised attention runs per path with the heads as the ``bmm`` batch on strided views
+  (no q/k/v layout copies), and on 56x56 / 28x28 maps the crpe
   runs one conv per window instead of the zero-padded 7x7; in plain eager inference residual adds and GELU run in
   place and large MLPs in row chunks (no large fresh buffers, which glibc otherwise maps and faults in anew on
   every forward once other models have run). Outputs agree within float rounding (~1e-6 relative);
@@ -448,16 +449,17 @@ class MultiPathBlock(nn.Module):
         # inference in plain eager: matmuls per path, residual adds and GELU in place (x is the cpe's fresh output).
         # Fewer large fresh buffers per block: measured, interleaved with other models glibc otherwise hands the
         # 56x56 stage pages back and forth (thousands of page faults per forward)
-        in_place = plain_eager() and not torch.is_grad_enabled()
+        eager = plain_eager()
+        in_place = eager and not torch.is_grad_enabled()
         normed = F.layer_norm(x, self.norm_shape, eps=self.eps).transpose(0, 1)
         qkv = _paths_addmm(self.qkv_bias, normed, self.qkv_weight, in_place)
-        if B == 1 and N >= 784 and len(self.crpe_windows) > 1 and plain_eager():
+        if B == 1 and N >= 784 and len(self.crpe_windows) > 1 and eager:
             out = self._q_crpe(qkv.view(P, N, 3 * C), H, W).view(P, B, N, C)
         else:
             v_paths = qkv[:, :, 2 * C:].reshape(P, B, N, C).permute(1, 2, 0, 3).reshape(B, N, P * C)  # paths -> chans
             rel = _to_tokens(self.crpe(_to_image(v_paths, H, W))).view(B, N, P, C).permute(2, 0, 1, 3)
             out = qkv[:, :, :C].view(P, B, N, C) * rel
-        if B == 1 and N >= 196 and plain_eager():
+        if B == 1 and N >= 196 and eager:
             self._factor_attention_(out.view(P, N, C), qkv.view(P, N, 3 * C))
         else:
             qkv_heads = qkv.view(P * B, N, 3, heads, hd)

@@ -446,7 +446,8 @@ def render_markdown(data: dict, command: str = '') -> str:
               'average of this shared machine (logged per model): with any other busy process on the cores, '
               'every OpenMP barrier waits for a descheduled thread (measured on the 2-core machine: a 150k-element '
               'add 65 us alone, 7.9 ms beside one busy process), so wall rows are only valid with the benchmark '
-              'running alone (its own threads put the load average near the thread count). CPU time is the thread CPU time of the same forwards run with one thread: '
+              'running alone (its own threads put the load average near the thread count). CPU time is the '
+              'thread CPU time of the same forwards run with one thread: '
               'load cannot inflate it, so its ratios are the robust ones. All forms of a model are timed '
               'interleaved on the same input; ratios are ratios of medians.',
               '* Allocator: unless `--default-allocator`, the run sets glibc `M_TRIM_THRESHOLD` 1 GiB and '
