@@ -16,6 +16,7 @@ from torch.fx._symbolic_trace import is_fx_symbolic_tracing
 
 __all__ = ['fuse_conv_bn', 'fuse_bn_linear', 'ConvNorm', 'plain_eager', 'DeployConv2d', 'deploy_conv2d',
            'fuse_to_deploy_conv', 'Residual', 'onednn_inference', 'pack_conv_weight', 'run_packed', 'cached',
+           'pack_linear_weight', 'run_packed_linear',
            'onednn_post_op', 'NO_POST_OP', 'GELU_POST_OP', 'derived_tensor', 'clear_deploy_cache', 'ONEDNN_POINTWISE']
 
 
@@ -277,6 +278,21 @@ def run_packed(x: torch.Tensor, packed: Tuple[bool, torch.Tensor], bias: Optiona
     if packed[0]:  # 1x1 conv: one (B*H*W, C) x (C, O) inner product on the NHWC buffer (a view if channels-last)
         return _linear_pointwise(x.permute(0, 2, 3, 1), packed[1], bias, attr, scalars, algorithm).permute(0, 3, 1, 2)
     return _conv_pointwise(x, packed[1], bias, padding, stride, dilation, groups, attr, scalars, algorithm)
+
+
+def pack_linear_weight(weight: torch.Tensor, rows: int) -> torch.Tensor:
+    """oneDNN's own layout of an (out, in) linear weight for inputs of ``rows`` rows at the current thread count. With
+    few rows, MKL's per-call packing of the weight is a large share of a GEMM; a weight packed once avoids it
+    (measured on MPViT-B's 7x7 stage, 49 rows: 1.3-1.5x faster GEMMs). Cache it per row count and thread count."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), rows)
+
+
+def run_packed_linear(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor],
+                      post_op: PostOp = NO_POST_OP) -> torch.Tensor:
+    """``x @ weight.T + bias`` on :func:`pack_linear_weight`'s weight, with ``post_op`` fused; only under
+    :func:`onednn_inference`."""
+    attr, scalars, algorithm = post_op
+    return _linear_pointwise(x, packed, bias, attr, scalars, algorithm)
 
 
 def _pointwise_gemm(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:

@@ -52,7 +52,8 @@ from timm.layers import DropPath, Mlp, SelectAdaptivePool2d, calculate_drop_path
 from timm.models import generate_default_cfgs, register_model
 from timm.models._manipulate import checkpoint
 
-from ._blocks import DeployConv2d, fuse_conv_bn, fuse_to_deploy_conv, plain_eager
+from ._blocks import (NO_POST_OP, DeployConv2d, cached, fuse_conv_bn, fuse_to_deploy_conv, onednn_inference, onednn_post_op,
+                      pack_linear_weight, plain_eager, run_packed_linear)
 from ._checkpoint import build_model, check_state_dict, classifier_prefixes, unwrap_state_dict
 from ._features import StageFeatures
 
@@ -403,6 +404,11 @@ def _paths_accumulate_(acc: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, w
         acc_p.addmm_(x_p, weight_p)
 
 
+# Few tokens (MPViT's 7x7 stage at 224): the projections run on oneDNN weights packed once (pack_linear_weight);
+# with more rows MKL's GEMMs were as fast or faster (measured at 196 and 784 rows).
+PACKED_MAX_ROWS = 64
+
+
 def _depthwise_conv(weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
     chs, size = weight.shape[0], weight.shape[-1]
     conv = nn.Conv2d(chs, chs, size, padding=size // 2, groups=chs, device=weight.device, dtype=weight.dtype)
@@ -466,22 +472,56 @@ class MultiPathBlock(nn.Module):
             q, k, v = qkv_heads[:, :, 0], qkv_heads[:, :, 1], qkv_heads[:, :, 2]  # (P*B, N, heads, hd) views
             context = (k.softmax(dim=1).permute(0, 2, 3, 1) @ v.transpose(1, 2)) * self.scale
             out = out.view(P * B, N, heads, hd) + (q.transpose(1, 2) @ context).transpose(1, 2)
-        if in_place:
+        packed = in_place and self._packed_applies(x)
+        if packed:
+            self._packed_paths_add_(x, 'proj', out.view(P, BN, C).unbind(0), self.proj_weight, self.proj_bias)
+        elif in_place:
             _paths_accumulate_(x, self.proj_bias, out.view(P, BN, C), self.proj_weight)
         else:
             x = x + torch.baddbmm(self.proj_bias, out.view(P, BN, C), self.proj_weight).transpose(0, 1)
 
         normed = F.layer_norm(x, self.norm_shape, eps=self.eps).transpose(0, 1)
+        if packed:
+            self._packed_mlp_(x, normed)
+            return x
         if in_place and isinstance(self.act, nn.GELU):
-            # the MLP in row chunks: its 4x-wide hidden map stays small (cache-resident, no large fresh buffer)
-            rows = max(196, (1 << 19) // (P * self.fc1_weight.shape[-1]))  # a hidden chunk of ~2 MB
-            for start in range(0, BN, rows):
-                hidden = _paths_addmm(self.fc1_bias, normed[:, start:start + rows], self.fc1_weight, True)
-                hidden = torch.ops.aten.gelu_(hidden, approximate=self.act.approximate)
-                _paths_accumulate_(x[start:start + rows], self.fc2_bias, hidden, self.fc2_weight)
+            hidden = _paths_addmm(self.fc1_bias, normed, self.fc1_weight, True)
+            _paths_accumulate_(x, self.fc2_bias, torch.ops.aten.gelu_(hidden, approximate=self.act.approximate),
+                               self.fc2_weight)
             return x
         hidden = self.act(torch.baddbmm(self.fc1_bias, normed, self.fc1_weight))
         return x + torch.baddbmm(self.fc2_bias, hidden, self.fc2_weight).transpose(0, 1)
+
+    @torch.jit.unused
+    def _packed_applies(self, x: torch.Tensor) -> bool:
+        return x.shape[0] <= PACKED_MAX_ROWS and onednn_inference(x)
+
+    @torch.jit.unused
+    def _packed_mlp_(self, x: torch.Tensor, normed: torch.Tensor) -> None:
+        """``x += fc2(act(fc1(normed)))`` per path on packed weights, the activation fused into fc1 where oneDNN has
+        it."""
+        post_op = onednn_post_op(self.act)
+        hidden = self._packed_paths('fc1', normed.unbind(0), self.fc1_weight, self.fc1_bias, post_op or NO_POST_OP)
+        if post_op is None:
+            hidden = [self.act(h) for h in hidden]
+        self._packed_paths_add_(x, 'fc2', hidden, self.fc2_weight, self.fc2_bias)
+
+    @torch.jit.unused
+    def _packed_paths(self, name: str, inputs: List[torch.Tensor], weight: torch.Tensor, bias: torch.Tensor,
+                      post_op: Tuple[str, List[float], str] = NO_POST_OP) -> List[torch.Tensor]:
+        """Per-path ``post_op(x_p @ weight_p + bias_p)`` on oneDNN weights packed once (kept per row count and
+        thread count, rebuilt if the weight changes)."""
+        rows = inputs[0].shape[0]
+        packed = cached(self, (name, rows, torch.get_num_threads()), (weight,),
+                        lambda: [pack_linear_weight(w.t(), rows) for w in weight.unbind(0)])
+        return [run_packed_linear(x_p, w_p, b_p[0], post_op) for x_p, w_p, b_p in zip(inputs, packed, bias.unbind(0))]
+
+    @torch.jit.unused
+    def _packed_paths_add_(self, acc: torch.Tensor, name: str, inputs: List[torch.Tensor], weight: torch.Tensor,
+                           bias: torch.Tensor) -> None:
+        """``acc[:, p] += x_p @ weight_p + bias_p`` per path (acc tokens-major, (M, P, N)), on packed weights."""
+        for acc_p, y_p in zip(acc.unbind(1), self._packed_paths(name, inputs, weight, bias)):
+            acc_p.add_(y_p)
 
     @torch.jit.unused
     def _q_crpe(self, qkv: torch.Tensor, H: int, W: int) -> torch.Tensor:

@@ -102,19 +102,19 @@ def test_fold_equivalence(name, loaded):
 
 
 def test_deploy_batch1_fast_paths(monkeypatch):
-    """Batch 1 at 224x224 takes the per-path attention, per-window crpe and row-chunked in-place MLP fast paths;
-    they equal the training form."""
+    """Batch 1 at 224x224 takes the per-path attention, per-window crpe, in-place MLP and (7x7 stage, 49 tokens)
+    packed-weight projection fast paths; they equal the training form."""
     model = timm.create_model('mpvit_tiny').eval()
     x = torch.randn(1, 3, 224, 224)
     calls = []
-    for method in ('_q_crpe', '_factor_attention_'):
+    for method in ('_q_crpe', '_factor_attention_', '_packed_mlp_'):
         original = getattr(mpvit_module.MultiPathBlock, method)
         monkeypatch.setattr(mpvit_module.MultiPathBlock, method,
                             lambda self, *args, _f=original, _m=method: calls.append(_m) or _f(self, *args))
     with torch.no_grad():
         ref = model(x)
         out = reparameterize_model(model)(x)
-    assert set(calls) == {'_q_crpe', '_factor_attention_'}
+    assert set(calls) == {'_q_crpe', '_factor_attention_', '_packed_mlp_'}
     _assert_close_scaled(out, ref, tol=1e-5)
 
 
