@@ -29,12 +29,12 @@ Behaviour that differs from the official code (on purpose):
   ``models._blocks.DeployConv2d``, activations fused as oneDNN post-ops), the ``cpe``
   identity and the three ``crpe`` windows into one 7x7 depthwise kernel, folds LayerNorm affine terms into the
   projections after them, runs the 1x1 convs as token matmuls and the P encoders of a stage as one batched
-  computation (``MHCAStageDeploy``; in plain eager inference one multi-threaded GEMM per path); in plain eager
-  batch-1 inference the factorised attention runs per path with the heads as the ``bmm`` batch on strided views
-  (no q/k/v layout copies), and on 56x56 / 28x28 maps the crpe
-  runs one conv per window instead of the zero-padded 7x7; in plain eager inference residual adds and GELU run in
-  place and large MLPs in row chunks (no large fresh buffers, which glibc otherwise maps and faults in anew on
-  every forward once other models have run). Outputs agree within float rounding (~1e-6 relative);
+  computation (``MHCAStageDeploy``; in plain eager inference as many paths side by side as there are threads
+  for small GEMMs, one multi-threaded GEMM per remaining path, and oneDNN weights packed once for GEMMs of at
+  most 64 rows, e.g. the 7x7 stage at 224); in plain eager batch-1 inference the factorised attention runs per
+  path with the heads as the ``bmm`` batch on strided views (no q/k/v layout copies), and on 56x56 / 28x28 maps
+  the crpe runs one conv per window instead of the zero-padded 7x7; in plain eager inference residual adds and
+  GELU run in place. Outputs agree within float rounding (~1e-6 relative);
   the deploy form has no ``state_dict`` compatibility with the official layout (fold after loading).
 * ``checkpoint_filter_fn`` also accepts backbone-only files (detectron2 / Deformable-DETR / MMSegmentation
   layouts, FrozenBN without ``num_batches_tracked``, de-duplicated files without the aliases); see its docstring.
