@@ -52,8 +52,8 @@ from timm.layers import DropPath, Mlp, SelectAdaptivePool2d, calculate_drop_path
 from timm.models import generate_default_cfgs, register_model
 from timm.models._manipulate import checkpoint
 
-from ._blocks import (NO_POST_OP, DeployConv2d, cached, fuse_conv_bn, fuse_to_deploy_conv, onednn_inference, onednn_post_op,
-                      pack_linear_weight, plain_eager, run_packed_linear)
+from ._blocks import (NO_POST_OP, DeployConv2d, PostOp, cached, fuse_conv_bn, fuse_to_deploy_conv, onednn_inference,
+                      onednn_post_op, pack_linear_weight, plain_eager, run_packed_linear)
 from ._checkpoint import build_model, check_state_dict, classifier_prefixes, unwrap_state_dict
 from ._features import StageFeatures
 
@@ -526,7 +526,7 @@ class MultiPathBlock(nn.Module):
 
     @torch.jit.unused
     def _packed_paths(self, name: str, inputs: List[torch.Tensor], weight: torch.Tensor, bias: torch.Tensor,
-                      post_op: Tuple[str, List[float], str] = NO_POST_OP) -> List[torch.Tensor]:
+                      post_op: PostOp = NO_POST_OP) -> List[torch.Tensor]:
         """Per-path ``post_op(x_p @ weight_p + bias_p)`` on oneDNN weights packed once (kept per row count and
         thread count, rebuilt if the weight changes)."""
         rows = inputs[0].shape[0]

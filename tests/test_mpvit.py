@@ -118,6 +118,28 @@ def test_deploy_batch1_fast_paths(monkeypatch):
     _assert_close_scaled(out, ref, tol=1e-5)
 
 
+def test_deploy_paths_side_by_side_any_thread_count(monkeypatch):
+    """Per-path GEMMs run side by side (one per thread) or one after another depending on the thread count; every
+    split gives the training form's output."""
+    model = timm.create_model('mpvit_tiny').eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)
+    deploy = reparameterize_model(model)
+    splits = []
+    original = mpvit_module._side_by_side_paths
+    monkeypatch.setattr(mpvit_module, '_side_by_side_paths', lambda *args: splits.append(original(*args)) or splits[-1])
+    threads = torch.get_num_threads()
+    try:
+        for num_threads in (1, 2, 3):
+            torch.set_num_threads(num_threads)
+            with torch.no_grad():
+                _assert_close_scaled(deploy(x), ref, tol=1e-5)
+    finally:
+        torch.set_num_threads(threads)
+    assert 0 in splits and 2 in splits and 3 in splits  # none, a pair plus one path, all three paths
+
+
 def _dense_checkpoint(name, path):
     """The variant's synthetic weights in one dense-task layout (see DENSE_LAYOUTS), without the classifier."""
     prefix, wrapper, extras, frozen_bn, dedup = DENSE_LAYOUTS[name]
