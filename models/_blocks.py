@@ -265,7 +265,7 @@ def pack_conv_weight(x: torch.Tensor, weight: torch.Tensor, stride, padding, dil
     NHWC buffer and runs as an inner product. For :func:`run_packed`; cache it per input shape and thread count."""
     b, c, h, w = x.shape
     if _is_pointwise(weight, stride, padding, groups) and x.is_contiguous(memory_format=torch.channels_last):
-        return True, torch.ops.mkldnn._reorder_linear_weight(weight.reshape(weight.shape[0], c), b * h * w)
+        return True, pack_linear_weight(weight.reshape(weight.shape[0], c), b * h * w)
     return False, torch.ops.mkldnn._reorder_convolution_weight(
         weight, list(padding), list(stride), list(dilation), groups, list(x.shape))
 
@@ -274,9 +274,9 @@ def run_packed(x: torch.Tensor, packed: Tuple[bool, torch.Tensor], bias: Optiona
                dilation, groups: int, post_op: PostOp = NO_POST_OP) -> torch.Tensor:
     """The conv of :func:`pack_conv_weight`'s weight, with ``post_op`` (e.g. :data:`GELU_POST_OP`) fused; only
     under :func:`onednn_inference`."""
-    attr, scalars, algorithm = post_op
     if packed[0]:  # 1x1 conv: one (B*H*W, C) x (C, O) inner product on the NHWC buffer (a view if channels-last)
-        return _linear_pointwise(x.permute(0, 2, 3, 1), packed[1], bias, attr, scalars, algorithm).permute(0, 3, 1, 2)
+        return run_packed_linear(x.permute(0, 2, 3, 1), packed[1], bias, post_op).permute(0, 3, 1, 2)
+    attr, scalars, algorithm = post_op
     return _conv_pointwise(x, packed[1], bias, padding, stride, dilation, groups, attr, scalars, algorithm)
 
 
