@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import re
 import tempfile
 import zipfile
 from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional, Sequence
@@ -81,8 +82,115 @@ def atomic_output(path: str | os.PathLike, suffix: str = '') -> Iterator[str]:
             os.unlink(tmp)
 
 
-def load_file(path: str | os.PathLike, map_location: str | torch.device = 'cpu') -> Any:
-    """Load ``path`` without running pickled code (``weights_only=True``); safetensors files are supported."""
+# ---------------------------------------------------------------------------------- what unpickling may build
+# torch's weights-only unpickler builds tensors and plain containers. mmengine's own checkpoints (our dense-task
+# training files and the authors' mmdet / mmseg releases) add message-hub buffers and numpy metadata: those few
+# types are allowed by qualified name, for the duration of one load only (never process-wide), and the loaded
+# object is checked afterwards. No allowed callable returns arbitrary objects: pickle names HistoryBuffer's
+# statistics methods through ``getattr``, so ``builtins.getattr`` maps to a stand-in that answers only those.
+_HISTORY_STATISTICS = ('min', 'max', 'current', 'mean')
+_HISTORY_ATTRIBUTES = {'max_length', '_log_history', '_count_history', 'statistics_methods'}
+_NUMPY_DTYPES = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'float16',
+                 'float32', 'float64')
+
+
+def _history_buffer_class():
+    try:
+        from mmengine.logging.history_buffer import HistoryBuffer
+    except ImportError:  # the models alone, without the dense-task stack
+        return None
+    return HistoryBuffer
+
+
+def _history_statistic(owner: Any, name: Any) -> Callable:
+    """The stand-in for ``builtins.getattr``: only ``HistoryBuffer.<min|max|current|mean>``."""
+    history_buffer = _history_buffer_class()
+    if owner is history_buffer and name in _HISTORY_STATISTICS:
+        return getattr(history_buffer, name)
+    owner_name = 'getattr' if owner is _history_statistic else getattr(owner, '__name__', type(owner).__name__)
+    raise pickle.UnpicklingError(f'getattr({owner_name}, {name!r}) is not allowed (only HistoryBuffer statistics)')
+
+
+def _numpy_dtype(spec: Any, align: bool = False, copy: bool = True):
+    """``numpy.dtype`` as pickle calls it, always a fresh numeric dtype (never numpy's shared instances)."""
+    import numpy as np
+    dtype = np.dtype(spec, align=bool(align), copy=True)
+    if dtype.kind not in 'biuf':
+        raise pickle.UnpicklingError(f'numpy dtype {dtype} is not allowed (only bool, int, uint, float)')
+    return dtype
+
+
+def _mmengine_globals() -> list:
+    """``(object, 'module.name')`` pairs for ``torch.serialization.safe_globals``, numpy 1 and 2 spellings."""
+    import numpy as np
+    multiarray = np.core.multiarray if np.__version__ < '2' else np._core.multiarray
+    allowed = [(_history_statistic, 'builtins.getattr'), (_numpy_dtype, 'numpy.dtype'), np.ndarray]
+    for package in ('numpy.core', 'numpy._core'):
+        allowed += [(multiarray._reconstruct, f'{package}.multiarray._reconstruct'),
+                    (multiarray.scalar, f'{package}.multiarray.scalar')]
+    allowed += [type(np.dtype(name)) for name in _NUMPY_DTYPES]  # BUILD sets a dtype's state: its type must be allowed
+    history_buffer = _history_buffer_class()
+    if history_buffer is not None:
+        allowed.append(history_buffer)
+    return allowed
+
+
+def _check_mmengine_objects(obj: Any, path: str) -> None:
+    """Refuse a loaded object whose message-hub buffers or arrays hold anything mmengine does not write."""
+    import numpy as np
+    history_buffer = _history_buffer_class()
+    statistics = {name: getattr(history_buffer, name) for name in _HISTORY_STATISTICS} if history_buffer else {}
+    seen, todo = set(), [obj]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or isinstance(item, (torch.Tensor, str, bytes, int, float, bool, type(None))):
+            continue
+        seen.add(id(item))
+        if isinstance(item, Mapping):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            todo.extend(item)
+        elif isinstance(item, np.ndarray) and item.dtype.kind in 'biuf':
+            continue
+        elif isinstance(item, np.generic) and item.dtype.kind in 'biuf':
+            continue
+        elif history_buffer is not None and type(item) is history_buffer:
+            state = vars(item)
+            methods = state.get('statistics_methods', {})
+            if (not set(state) <= _HISTORY_ATTRIBUTES or not isinstance(state.get('max_length', 0), int)
+                    or not all(isinstance(state.get(k, np.zeros(0)), np.ndarray)
+                               for k in ('_log_history', '_count_history'))
+                    or not isinstance(methods, dict)
+                    or any(statistics.get(k) is not v for k, v in methods.items())):
+                raise CheckpointError(f'refused to load {path}: a message-hub HistoryBuffer holds attributes '
+                                      f'mmengine never writes ({sorted(state)[:6]})')
+            todo.extend(v for k, v in state.items() if k != 'statistics_methods')
+        elif isinstance(item, torch.Size) or type(item) in (torch.device, torch.dtype) or \
+                isinstance(item, np.dtype):
+            continue
+        else:
+            raise CheckpointError(f'refused to load {path}: it holds a {type(item).__module__}.'
+                                  f'{type(item).__qualname__} object, which is not a tensor or plain container')
+
+
+def _refusal(path: str, err: BaseException) -> CheckpointError:
+    """One line naming what the unpickler refused (torch's message is a page of advice)."""
+    text = str(err)
+    refused_global = re.search(r'(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)', text)
+    detail = re.search(r'WeightsUnpickler error:\s*(\S[^\n]*)', text)
+    cause = (f'it pickles {refused_global.group(1)}' if refused_global else
+             detail.group(1).strip() if detail else _first_line(err))
+    return CheckpointError(f'refused to load {path}: {cause[:200]} (weights-only loading allows tensors and plain '
+                           f'containers; re-save it as a plain state_dict)')
+
+
+def load_file(path: str | os.PathLike, map_location: str | torch.device = 'cpu', mmengine_state: bool = False) -> Any:
+    """Load ``path`` without running pickled code (``weights_only=True``); safetensors files are supported.
+
+    ``mmengine_state``: also accept what mmengine writes beside the weights (message-hub buffers, numpy metadata),
+    for dense-task checkpoints; the allowance lasts for this one load.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
@@ -94,17 +202,20 @@ def load_file(path: str | os.PathLike, map_location: str | torch.device = 'cpu')
             return load_safetensors(path, device=str(map_location))
         except Exception as err:  # safetensors raises its own error types
             raise CheckpointError(f'unreadable safetensors file {path}: {_first_line(err)}') from None
+    allowed = _mmengine_globals() if mmengine_state else []
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(allowed):
+            obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = _first_line(err)
-        if 'Weights only load failed' in reason or 'Unsupported global' in str(err):
-            raise CheckpointError(
-                f'refused to load {path}: it pickles Python objects that are not tensors or plain containers '
-                f'(weights-only loading; re-save it as a plain state_dict)') from None
-        raise CheckpointError(f'corrupt checkpoint {path}: {reason}') from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        if 'Weights only load failed' in str(err) or 'Unsupported' in str(err):
+            raise _refusal(path, err) from None
+        raise CheckpointError(f'corrupt checkpoint {path}: {_first_line(err)}') from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, TypeError, KeyError, AttributeError,
+            IndexError) as err:
         raise CheckpointError(f'unreadable or truncated checkpoint {path}: {_first_line(err)}') from None
+    if mmengine_state:
+        _check_mmengine_objects(obj, path)
+    return obj
 
 
 def _is_state_dict(obj: Any) -> bool:

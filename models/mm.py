@@ -201,7 +201,8 @@ class TimmFeatureBackbone(BaseModule):
         if cfg.get('type') == 'Pretrained':
             path, prefix = cfg['checkpoint'], cfg.get('prefix')
             if prefix:
-                state_dict = unwrap_state_dict(load_file(path), use_ema=False, source=str(path))
+                state_dict = unwrap_state_dict(load_file(path, mmengine_state=True), use_ema=False,
+                                               source=str(path))
                 sub = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
                 if not sub:
                     raise CheckpointError(f'{path}: no keys start with {prefix!r}')
@@ -355,7 +356,7 @@ def load_dense_checkpoint(model: nn.Module, path: str, variant: Optional[str] = 
 
     Raises :class:`CheckpointError` with one line naming the file and the first mismatched keys.
     """
-    obj = load_file(path)
+    obj = load_file(path, mmengine_state=True)
     state_dict = unwrap_state_dict(obj, use_ema=False, source=str(path))
     target = _bare(model)
     converted = convert_dense_state_dict(state_dict, target)

@@ -13,4 +13,4 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tools import mm_runner  # noqa: E402
 
 if __name__ == '__main__':
-    mm_runner.run_test('segmentation')
+    sys.exit(mm_runner.main('segmentation', 'test'))

@@ -10,7 +10,7 @@ pytest.importorskip('mmcv.ops', reason='mmcv with compiled ops is required (test
 
 from dense_helpers import (build_on_meta, family_available, key_list_exists, load_config,  # noqa: E402
                            official_backbone, paper_configs, train_losses, unique_name)
-from models._checkpoint import CheckpointError  # noqa: E402
+from models._checkpoint import CheckpointError, load_file  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures('single_thread')
 
@@ -189,7 +189,7 @@ def test_resume_from_iteration_checkpoint(trained_tiny, tmp_path):
     losses = train_losses(resumed)
     assert len(losses) == 5  # 3 restored from the message hub + 2 new
     assert losses[:3] == pytest.approx(train_losses(runner)[:3])
-    state = torch.load(os.path.join(str(tmp_path), 'iter_5.pth'), map_location='cpu', weights_only=True)
+    state = load_file(os.path.join(str(tmp_path), 'iter_5.pth'), mmengine_state=True)
     assert state['meta']['iter'] == 5
 
 
@@ -206,7 +206,7 @@ def test_test_reports_coco_bbox_and_segm(trained_tiny, tmp_path):
 def test_wrong_checkpoint_fails_with_one_line(trained_tiny, tmp_path):
     from tools import mm_runner
     _runner, work_dir = trained_tiny
-    state = torch.load(os.path.join(work_dir, 'iter_6.pth'), map_location='cpu', weights_only=True)['state_dict']
+    state = load_file(os.path.join(work_dir, 'iter_6.pth'), mmengine_state=True)['state_dict']
     state['roi_head.bbox_head.fc_cls.weight'] = torch.zeros(5, 256)  # a detector for another class count
     path = str(tmp_path / 'other.pth')
     torch.save({'state_dict': state}, path)

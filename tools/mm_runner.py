@@ -6,12 +6,13 @@ Nothing here knows a model: the task (mmdet / mmseg) only picks registries, the 
 
 What the pinned stack needs on current PyTorch, handled here and never in site-packages:
 
-* mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; since torch 2.6 that means weights-only, which
-  refuses the ``HistoryBuffer`` and numpy arrays mmengine itself saves (resume fails). :func:`setup_environment`
-  allow-lists exactly those types with ``torch.serialization.add_safe_globals``; nothing is unpickled unsafely.
-* Every checkpoint (``load_from``, ``--resume``, test's CKPT) goes through :class:`DenseRunner.load_checkpoint`:
-  weights-only, converted from the authors' layouts (mmdet 2.x / mmseg 0.x / detectron2) and loaded **strictly**,
-  where mmengine loads non-strictly and would hide a wrong file behind a log warning.
+* Every checkpoint (``load_from``, ``--resume``, test's CKPT, the backbone's ``init_cfg``) goes through
+  ``models._checkpoint.load_file(..., mmengine_state=True)``: weights-only, with exactly the non-tensor types mmengine
+  writes (message-hub buffers, numpy metadata) allowed for that one load and checked afterwards; then converted
+  from the authors' layouts (mmdet 2.x / mmseg 0.x / detectron2) and loaded **strictly**
+  (:class:`DenseRunner.load_checkpoint`), where mmengine loads non-strictly and would hide a wrong file behind a
+  log warning. Files named by the command line or config are checked before the runner is built, and a checkpoint
+  problem ends the command with one line (``error: ...``) and exit status 1.
 * The launcher is taken from the environment when not given (torchrun -> pytorch, srun -> slurm, mpirun -> mpi);
   without CUDA the process group uses gloo instead of nccl.
 """
@@ -38,27 +39,6 @@ LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 
 # ------------------------------------------------------------------------------------------------ environment
-def mmengine_safe_globals() -> list:
-    """Non-tensor types inside the checkpoints mmengine writes (message hub buffers, numpy metadata).
-
-    ``getattr`` is how pickle names ``HistoryBuffer.min`` & co. (the buffer's statistics table); allowing it is
-    safe because the weights-only unpickler still only *calls* allow-listed functions.
-    """
-    import importlib
-
-    import numpy as np
-    from mmengine.logging.history_buffer import HistoryBuffer
-    multiarray = importlib.import_module('numpy._core.multiarray' if np.__version__ >= '2' else
-                                         'numpy.core.multiarray')
-    dtypes = [type(np.dtype(name)) for name in ('float64', 'float32', 'float16', 'int64', 'int32', 'uint8', 'bool')]
-    return [HistoryBuffer, multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype, *dtypes, getattr]
-
-
-def setup_environment() -> None:
-    """Idempotent process setup shared by all four entry points."""
-    torch.serialization.add_safe_globals(mmengine_safe_globals())
-
-
 def detect_launcher(requested: Optional[str]) -> str:
     """``--launcher`` if given, otherwise what the environment says (torchrun / srun / mpirun), else 'none'."""
     if requested:
@@ -104,7 +84,32 @@ def _runner_class():
 
 
 def build_runner(cfg):
+    check_checkpoint_files(cfg)
     return _runner_class().from_cfg(cfg)
+
+
+def _pretrained_files(node) -> List[str]:
+    """``checkpoint`` of every ``init_cfg=dict(type='Pretrained', ...)`` under a model config."""
+    found = []
+    if isinstance(node, dict):
+        if node.get('type') == 'Pretrained' and isinstance(node.get('checkpoint'), str):
+            found.append(node['checkpoint'])
+        for value in node.values():
+            found += _pretrained_files(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            found += _pretrained_files(value)
+    return found
+
+
+def check_checkpoint_files(cfg) -> None:
+    """Read every checkpoint the config names (``load_from``, ``Pretrained`` init) the way the runner will, so a
+    missing, truncated or refused file fails in a second, before datasets and models are built."""
+    from models._checkpoint import load_file
+    paths = ([cfg.load_from] if cfg.get('load_from') else []) + _pretrained_files(cfg.get('model', {}))
+    for path in paths:
+        if '://' not in path:  # a URL is mmengine's to fetch (and is loaded weights-only all the same)
+            load_file(path, mmengine_state=True)
 
 
 # -------------------------------------------------------------------------------------------------- config
@@ -135,7 +140,6 @@ def load_config(args, launcher: str):
 
 
 def _prepare_process(args) -> str:
-    setup_environment()
     launcher = detect_launcher(args.launcher)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -252,3 +256,15 @@ def run_test(task: str, argv: Optional[List[str]] = None) -> dict:
             raise SystemExit('--out must name a .pkl file')
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     return runner.test()
+
+
+def main(task: str, mode: str, argv: Optional[List[str]] = None) -> int:
+    """The scripts' entry: ``mode`` 'train' or 'test'. A checkpoint problem is one line on stderr, exit status 1."""
+    from models._checkpoint import CheckpointError
+    try:
+        (run_train if mode == 'train' else run_test)(task, argv)
+    except CheckpointError as err:
+        rank = os.environ.get('RANK', '0')
+        print(('' if rank == '0' else f'[rank {rank}] ') + f'error: {err}', file=sys.stderr, flush=True)
+        return 1
+    return 0
