@@ -203,7 +203,7 @@ def test_test_reports_coco_bbox_and_segm(trained_tiny, tmp_path):
         assert key in metrics and 0.0 <= metrics[key] <= 1.0
 
 
-def test_wrong_checkpoint_fails_with_one_line(trained_tiny, tmp_path):
+def test_wrong_checkpoint_fails_with_one_line(trained_tiny, tmp_path, capsys):
     from tools import mm_runner
     _runner, work_dir = trained_tiny
     state = load_file(os.path.join(work_dir, 'iter_6.pth'), mmengine_state=True)['state_dict']
@@ -215,6 +215,13 @@ def test_wrong_checkpoint_fails_with_one_line(trained_tiny, tmp_path):
                                          f'experiment_name={unique_name("det_bad")}'])
     message = str(err.value)
     assert '\n' not in message and 'fc_cls.weight' in message and 'other.pth' in message
+    # the script's entry: that line on stderr, exit status 1, no traceback
+    capsys.readouterr()
+    assert mm_runner.main('detection', 'test', [SYNTHETIC_CONFIG, path, '--work-dir', str(tmp_path), '--cfg-options',
+                                                f'experiment_name={unique_name("det_bad")}']) == 1
+    err_text = capsys.readouterr().err
+    assert 'Traceback' not in err_text and [line for line in err_text.splitlines() if 'error:' in line] == [
+        f'error: {message}']
 
 
 # ------------------------------------------------------------------------------------- the authors' layouts
