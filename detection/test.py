@@ -3,14 +3,14 @@
     python detection/test.py CONFIG CKPT [--tta] [--work-dir DIR] [--out OUT] [--show-dir DIR] [--cfg-options k=v ...]
     torchrun --nproc-per-node 8 detection/test.py CONFIG CKPT
 
-Everything lives in tools/mm_runner.py, shared with segmentation/; see detection/README.md.
+Everything lives in dense/runner.py, shared with segmentation/; see detection/README.md.
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tools import mm_runner  # noqa: E402
+from dense import runner as dense_runner  # noqa: E402
 
 if __name__ == '__main__':
-    sys.exit(mm_runner.main('detection', 'test'))
+    sys.exit(dense_runner.main('detection', 'test'))

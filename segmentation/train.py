@@ -3,14 +3,14 @@
     python segmentation/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
     torchrun --nproc-per-node 8 segmentation/train.py CONFIG
 
-Everything lives in tools/mm_runner.py, shared with detection/; see segmentation/README.md.
+Everything lives in dense/runner.py, shared with detection/; see segmentation/README.md.
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tools import mm_runner  # noqa: E402
+from dense import runner as dense_runner  # noqa: E402
 
 if __name__ == '__main__':
-    sys.exit(mm_runner.main('segmentation', 'train'))
+    sys.exit(dense_runner.main('segmentation', 'train'))

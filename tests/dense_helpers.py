@@ -105,8 +105,8 @@ def synthetic_dataset(root: str, task: str, **counts):
 
 def train_tiny(task: str, config: str, work_dir: str, name: str, *options: str):
     """Six iterations of ``config`` with checkpoints at 3 and 6, no validation: the runner."""
-    from tools import mm_runner
-    return mm_runner.run_train(task, [
+    from dense import runner as dense_runner
+    return dense_runner.run_train(task, [
         config, '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_iters=6', 'train_cfg.val_begin=100',
         'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1', f'experiment_name={unique_name(name)}',
         *options])

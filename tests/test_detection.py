@@ -1,5 +1,5 @@
 """Detection on MMDetection 3.3 (CPU, tiny): TimmFeatureBackbone, every configs/detection/ row, detection/train.py
-and test.py through tools/mm_runner.py, strict loading of ours / mmdet 2.x / detectron2 checkpoints."""
+and test.py through dense/runner.py, strict loading of ours / mmdet 2.x / detectron2 checkpoints."""
 import math
 import os
 
@@ -114,7 +114,7 @@ def test_init_cfg_loads_the_authors_imagenet_file(tmp_path):
 
 
 def test_launcher_detected_from_environment(monkeypatch):
-    from tools.mm_runner import detect_launcher
+    from dense.runner import detect_launcher
     for var in ('WORLD_SIZE', 'RANK', 'SLURM_NTASKS', 'SLURM_PROCID', 'OMPI_COMM_WORLD_SIZE'):
         monkeypatch.delenv(var, raising=False)
     assert detect_launcher(None) == 'none' and detect_launcher('slurm') == 'slurm'
@@ -177,10 +177,10 @@ def test_train_loss_finite_and_falling(trained_tiny):
 
 def test_resume_from_iteration_checkpoint(trained_tiny, tmp_path):
     """--resume CKPT restores iteration, optimizer and scheduler (weights-only load of mmengine's own file)."""
-    from tools import mm_runner
+    from dense import runner as dense_runner
     runner, work_dir = trained_tiny
     checkpoint = os.path.join(work_dir, 'iter_3.pth')
-    resumed = mm_runner.run_train('detection', [
+    resumed = dense_runner.run_train('detection', [
         SYNTHETIC_CONFIG, '--work-dir', str(tmp_path), '--resume', checkpoint, '--cfg-options',
         'train_cfg.max_iters=5', 'train_cfg.val_begin=100', 'default_hooks.checkpoint.interval=5',
         'default_hooks.logger.interval=1', 'param_scheduler.0.start_factor=1.0',
@@ -194,9 +194,9 @@ def test_resume_from_iteration_checkpoint(trained_tiny, tmp_path):
 
 
 def test_test_reports_coco_bbox_and_segm(trained_tiny, tmp_path):
-    from tools import mm_runner
+    from dense import runner as dense_runner
     _runner, work_dir = trained_tiny
-    metrics = mm_runner.run_test('detection', [
+    metrics = dense_runner.run_test('detection', [
         SYNTHETIC_CONFIG, os.path.join(work_dir, 'iter_6.pth'), '--work-dir', str(tmp_path),
         '--cfg-options', f'experiment_name={unique_name("det_test")}'])
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50'):
@@ -204,20 +204,20 @@ def test_test_reports_coco_bbox_and_segm(trained_tiny, tmp_path):
 
 
 def test_wrong_checkpoint_fails_with_one_line(trained_tiny, tmp_path, capsys):
-    from tools import mm_runner
+    from dense import runner as dense_runner
     _runner, work_dir = trained_tiny
     state = load_file(os.path.join(work_dir, 'iter_6.pth'), mmengine_state=True)['state_dict']
     state['roi_head.bbox_head.fc_cls.weight'] = torch.zeros(5, 256)  # a detector for another class count
     path = str(tmp_path / 'other.pth')
     torch.save({'state_dict': state}, path)
     with pytest.raises(CheckpointError) as err:
-        mm_runner.run_test('detection', [SYNTHETIC_CONFIG, path, '--work-dir', str(tmp_path), '--cfg-options',
+        dense_runner.run_test('detection', [SYNTHETIC_CONFIG, path, '--work-dir', str(tmp_path), '--cfg-options',
                                          f'experiment_name={unique_name("det_bad")}'])
     message = str(err.value)
     assert '\n' not in message and 'fc_cls.weight' in message and 'other.pth' in message
     # the script's entry: that line on stderr, exit status 1, no traceback
     capsys.readouterr()
-    assert mm_runner.main('detection', 'test', [SYNTHETIC_CONFIG, path, '--work-dir', str(tmp_path), '--cfg-options',
+    assert dense_runner.main('detection', 'test', [SYNTHETIC_CONFIG, path, '--work-dir', str(tmp_path), '--cfg-options',
                                                 f'experiment_name={unique_name("det_bad")}']) == 1
     err_text = capsys.readouterr().err
     assert 'Traceback' not in err_text and [line for line in err_text.splitlines() if 'error:' in line] == [
@@ -355,9 +355,9 @@ def test_authors_detectron2_checkpoint_mpvit(path, retina, tmp_path):
 @pytest.mark.slow
 def test_overfit_synthetic_bbox_ap(synthetic_data, tmp_path):
     """The synthetic config learns its 8 training images: bbox AP > 0.5 evaluated on those images."""
-    from tools import mm_runner
+    from dense import runner as dense_runner
     train_set = os.path.join(synthetic_data, 'coco')
-    runner = mm_runner.run_train('detection', [
+    runner = dense_runner.run_train('detection', [
         SYNTHETIC_CONFIG, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_iters=400',
         'train_cfg.val_begin=100000', 'param_scheduler.1.milestones=[300]',
         'val_dataloader.dataset.ann_file=annotations/instances_train2017.json',

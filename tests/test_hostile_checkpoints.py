@@ -167,19 +167,19 @@ def _dense_argv(task, mode, how, path, work_dir):
 @pytest.mark.parametrize('case', CASES)
 def test_dense_entry_points(files, tmp_path, capsys, case, task, mode, how):
     pytest.importorskip('mmcv.ops', reason='mmcv with compiled ops is required (tests/test_mm_stack.py)')
-    from tools import mm_runner
+    from dense import runner as dense_runner
     path, marker = files[case]
-    assert mm_runner.main(task, mode, _dense_argv(task, mode, how, path, tmp_path / 'work')) == 1
+    assert dense_runner.main(task, mode, _dense_argv(task, mode, how, path, tmp_path / 'work')) == 1
     assert_refused_in_one_line(capsys.readouterr().err, path, case, marker)
 
 
 @pytest.mark.parametrize('task', list(DENSE))
 def test_dense_missing_checkpoint(tmp_path, capsys, task):
     pytest.importorskip('mmcv.ops', reason='mmcv with compiled ops is required (tests/test_mm_stack.py)')
-    from tools import mm_runner
+    from dense import runner as dense_runner
     path = str(tmp_path / 'nowhere.pth')
     for mode, how in (('test', 'checkpoint'), ('train', 'load_from'), ('train', 'init_cfg')):
-        assert mm_runner.main(task, mode, _dense_argv(task, mode, how, path, tmp_path / 'work')) == 1
+        assert dense_runner.main(task, mode, _dense_argv(task, mode, how, path, tmp_path / 'work')) == 1
         err = capsys.readouterr().err
         assert 'Traceback' not in err and f'error: checkpoint not found: {path}' in err.splitlines()
 

@@ -1,5 +1,5 @@
 """Segmentation on MMSegmentation 1.2 (CPU, tiny): every configs/segmentation/ row, segmentation/train.py and
-test.py through tools/mm_runner.py (IoUMetric, multi-scale + flip TTA), strict loading of mmseg 0.x files."""
+test.py through dense/runner.py (IoUMetric, multi-scale + flip TTA), strict loading of mmseg 0.x files."""
 import math
 import os
 
@@ -69,9 +69,9 @@ def test_train_loss_finite_and_falling(trained_tiny):
 
 
 def test_resume_from_iteration_checkpoint(trained_tiny, tmp_path):
-    from tools import mm_runner
+    from dense import runner as dense_runner
     runner, work_dir = trained_tiny
-    resumed = mm_runner.run_train('segmentation', [
+    resumed = dense_runner.run_train('segmentation', [
         SYNTHETIC_CONFIG, '--work-dir', str(tmp_path), '--resume', os.path.join(work_dir, 'iter_3.pth'),
         '--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_begin=100',
         'default_hooks.checkpoint.interval=4', f'experiment_name={unique_name("seg_resume")}'])
@@ -83,11 +83,11 @@ def test_resume_from_iteration_checkpoint(trained_tiny, tmp_path):
 
 @pytest.mark.parametrize('tta', [False, True])
 def test_test_reports_miou(trained_tiny, tmp_path, tta):
-    from tools import mm_runner
+    from dense import runner as dense_runner
     _runner, work_dir = trained_tiny
     args = [SYNTHETIC_CONFIG, os.path.join(work_dir, 'iter_6.pth'), '--work-dir', str(tmp_path),
             '--cfg-options', f'experiment_name={unique_name("seg_test")}'] + (['--tta'] if tta else [])
-    metrics = mm_runner.run_test('segmentation', args)
+    metrics = dense_runner.run_test('segmentation', args)
     assert {'mIoU', 'aAcc', 'mAcc'} <= set(metrics)
     assert 0.0 <= metrics['mIoU'] <= 100.0
 
@@ -131,8 +131,8 @@ def test_authors_mmseg0_checkpoint(config, key_list, head, tmp_path):
 @pytest.mark.slow
 def test_overfit_synthetic_miou(synthetic_data, tmp_path):
     """The synthetic config learns its 8 training images: mIoU > 50 (mmseg reports percent) on those images."""
-    from tools import mm_runner
-    runner = mm_runner.run_train('segmentation', [
+    from dense import runner as dense_runner
+    runner = dense_runner.run_train('segmentation', [
         SYNTHETIC_CONFIG, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_iters=300',
         'train_cfg.val_begin=100000',
         'val_dataloader.dataset.data_prefix.img_path=images/training',

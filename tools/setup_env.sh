@@ -58,7 +58,7 @@ if ! ops_ok; then
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     sleep 20
-    progress=$(grep -oE "^\[[0-9]+/[0-9]+\]" "$log" | tail -1 || true)
+    progress=$(grep -oE "\[[0-9]+/[0-9]+\]" "$log" | tail -1 || true)
     echo "[setup]   mmcv build: ${progress:-preparing} $((SECONDS - start))s elapsed"
   done
   wait "$pid" || fail "mmcv-build" "$log"
