@@ -3,7 +3,8 @@
 #
 #   tools/build_mmcv.sh            build (or reuse) the wheel for this environment, install it, run the ops check
 #   tools/build_mmcv.sh --tag      print the wheelhouse tag this environment needs, nothing else
-#   tools/build_mmcv.sh --check    only the ops check (nms + RoIAlign; on a CUDA tensor too when a GPU is visible)
+#   tools/build_mmcv.sh --check    only the ops check (nms + RoIAlign; on a CUDA tensor too when a GPU is visible),
+#                                  then the tag; exit 1 when mmcv is missing, broken, or lacks the CUDA ops asked for
 #
 # CPU or CUDA ops: CUDA when MMCV_CUDA=1 (or FORCE_CUDA=1), or when MMCV_CUDA is unset and torch sees a GPU;
 # MMCV_CUDA=0 forces CPU ops (the GPU is then hidden from mmcv's setup.py, which would switch to CUDA by itself).
@@ -26,6 +27,7 @@ LOG_DIR="${LOG_DIR:-$ROOT/build/logs}"
 WHEELHOUSE="${WHEELHOUSE:-$ROOT/build/wheelhouse}"
 MMCV_VERSION="2.1.0"
 mkdir -p "$LOG_DIR"
+exec 3>&1  # progress lines from inside $(...) captures reach the terminal, stderr keeps only the failure line
 
 fail() {  # fail STEP LOG [REASON]: one line naming the first error in the log (or REASON), then the log's path
   local reason="${3:-}"
@@ -40,25 +42,27 @@ fail() {  # fail STEP LOG [REASON]: one line naming the first error in the log (
   exit 1
 }
 
-# torch's view of this machine: version, CUDA release of the build, whether a GPU is visible, its capabilities
+# torch's view of this machine (one line: version, CUDA release of the build, whether a GPU is visible, the GPUs'
+# capabilities); with "check" also the ops check: nms + RoIAlign on CPU, and on CUDA when a GPU is visible (one
+# Python start for both: it is the whole cost of an up-to-date setup run)
 probe() {
-  "$PY" - <<'EOF'
-import torch
-caps = sorted({'%d.%d' % torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())}
-              if torch.cuda.is_available() else set())
-print(torch.__version__, torch.version.cuda or 'none', int(torch.cuda.is_available()), ';'.join(caps) or 'none')
-EOF
-}
-
-check_ops() {  # check_ops WANT_CUDA: nms + RoIAlign on CPU, and on CUDA when a GPU is visible; prints timings
-  "$PY" - "$1" <<'EOF'
+  "$PY" - "${1:-}" <<'EOF'
+import os
 import sys
 import time
 
 import torch
-from mmcv.ops import RoIAlign, get_compiling_cuda_version, nms
 
-want_cuda = sys.argv[1] == '1'
+caps = sorted({'%d.%d' % torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())}
+              if torch.cuda.is_available() else set())
+print(torch.__version__, torch.version.cuda or 'none', int(torch.cuda.is_available()), ';'.join(caps) or 'none',
+      flush=True)
+if sys.argv[1] != 'check':
+    sys.exit(0)
+from mmcv.ops import RoIAlign, get_compiling_cuda_version, nms  # noqa: E402
+
+mmcv_cuda = os.environ.get('MMCV_CUDA', '')
+want_cuda = mmcv_cuda == '1' or os.environ.get('FORCE_CUDA') == '1' or (not mmcv_cuda and torch.cuda.is_available())
 built_with = get_compiling_cuda_version()
 if want_cuda and built_with == 'not available':
     sys.exit('mmcv is installed with CPU ops only, CUDA ops were asked for')
@@ -79,8 +83,16 @@ for device in devices:
 EOF
 }
 
-read -r TORCH_VERSION TORCH_CUDA GPU_VISIBLE GPU_ARCHS < <(probe) \
-  || { echo "[setup] FAILED at 'mmcv-probe': torch is not importable with $PY" >&2; exit 1; }
+CHECK_OUT=""
+CHECK_RC=0
+if [[ "${1:-}" == --check ]]; then
+  CHECK_OUT=$(probe check 2>&1) || CHECK_RC=$?
+  PROBE_LINE=$(head -1 <<<"$CHECK_OUT")
+else
+  PROBE_LINE=$(probe 2>/dev/null) || PROBE_LINE=""
+fi
+read -r TORCH_VERSION TORCH_CUDA GPU_VISIBLE GPU_ARCHS _ <<<"$PROBE_LINE" || true
+[[ -n "${GPU_ARCHS:-}" ]] || { echo "[setup] FAILED at 'mmcv-probe': torch is not importable with $PY" >&2; exit 1; }
 
 WANT_CUDA=0
 if [[ "${MMCV_CUDA:-}" == 1 || "${FORCE_CUDA:-0}" == 1 ]]; then
@@ -105,7 +117,10 @@ fi
 
 case "${1:-}" in
   --tag) echo "$TAG"; exit 0 ;;
-  --check) check_ops "$WANT_CUDA"; exit $? ;;
+  --check)  # the ops check's lines, then the tag (tools/setup_env.sh reads it from the last line)
+    tail -n +2 <<<"$CHECK_OUT"
+    if (( CHECK_RC == 0 )); then echo "[setup] mmcv wheel tag: $TAG"; fi
+    exit "$CHECK_RC" ;;
   "") ;;
   *) echo "[setup] FAILED at 'mmcv-args': unknown argument '$1' (use --tag or --check)" >&2; exit 1 ;;
 esac
@@ -124,14 +139,19 @@ find_cuda_home() {
   if [[ -n "${CUDA_HOME:-}" ]]; then  # an explicit CUDA_HOME replaces the search (CUDA_HOME=none: wheels only)
     cands=("$CUDA_HOME")
   else
-    cands=("$(dirname "$(dirname "$(command -v nvcc 2>/dev/null || echo /x/x)")")" /usr/local/cuda)
+    cands=("$(dirname "$(dirname "$(readlink -f "$(command -v nvcc 2>/dev/null || echo /x/x/x)")")")" \
+           "$(readlink -f /usr/local/cuda || true)")
   fi
+  local seen=" "
   for cand in "${cands[@]}"; do
-    [[ -n "$cand" && -x "$cand/bin/nvcc" ]] || continue
+    # a toolkit root: nvcc and the runtime headers (not e.g. /usr/local for a /usr/local/bin/nvcc wrapper)
+    [[ -n "$cand" && -x "$cand/bin/nvcc" && -f "$cand/include/cuda_runtime.h" && "$seen" != *" $cand "* ]] \
+      || continue
+    seen+="$cand "
     if [[ "$(nvcc_release "$cand/bin/nvcc")" == "$TORCH_CUDA" ]]; then
       echo "$cand"; return 0
     fi
-    echo "[setup]   nvcc in $cand is release $(nvcc_release "$cand/bin/nvcc"), torch needs $TORCH_CUDA: not used" >&2
+    echo "[setup]   nvcc in $cand is release $(nvcc_release "$cand/bin/nvcc"), torch needs $TORCH_CUDA: not used" >&3
   done
   local home="$ROOT/build/cuda-$TORCH_CUDA" major="${TORCH_CUDA%%.*}" pkgs
   if [[ -f "$home/.complete" ]]; then  # written last: a half-assembled folder is never reused
@@ -146,7 +166,7 @@ find_cuda_home() {
     pkgs=("nvidia-cuda-nvcc-cu$major==$TORCH_CUDA.*")
   fi
   local nvlog="$LOG_DIR/mmcv-nvcc-$TORCH_CUDA.log"
-  echo "[setup]   nvcc $TORCH_CUDA from NVIDIA's wheels into $home (log: $nvlog)" >&2
+  echo "[setup]   nvcc $TORCH_CUDA from NVIDIA's wheels into $home (log: $nvlog)" >&3
   rm -rf "$home" && mkdir -p "$home"
   "${PIP[@]}" install --no-deps --no-cache-dir --target "$home/pkgs" "${pkgs[@]}" >"$nvlog" 2>&1 \
     || fail mmcv-nvcc "$nvlog"
@@ -197,8 +217,8 @@ for path in sorted(glob.glob(os.path.join(lib, '*.so.*'))):
         os.symlink(os.path.basename(path), plain)
 print('merged', len(roots), 'roots into', home)
 EOF
-  [[ -x "$home/bin/nvcc" ]] || fail mmcv-nvcc "$nvlog" \
-    "no nvcc in ${pkgs[*]} (NVIDIA's CUDA $major wheels ship ptxas/libnvvm only): set CUDA_HOME to a CUDA $TORCH_CUDA toolkit"
+  [[ -x "$home/bin/nvcc" ]] || { rm -rf "$home"; fail mmcv-nvcc "$nvlog" \
+    "no nvcc in ${pkgs[*]} (NVIDIA's CUDA $major wheels ship ptxas/libnvvm only): set CUDA_HOME to a CUDA $TORCH_CUDA toolkit"; }
   [[ "$(nvcc_release "$home/bin/nvcc")" == "$TORCH_CUDA" ]] || fail mmcv-nvcc "$nvlog" \
     "assembled nvcc is release '$(nvcc_release "$home/bin/nvcc")', torch needs $TORCH_CUDA"
   touch "$home/.complete"
@@ -228,7 +248,8 @@ if [[ -z "$wheel" ]]; then
     "mmcv==$MMCV_VERSION" >"$log" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 20
+    for _ in {1..10}; do kill -0 "$pid" 2>/dev/null && sleep 2; done  # a cache hit returns in seconds
+    kill -0 "$pid" 2>/dev/null || break
     progress=$(grep -oE "\[[0-9]+/[0-9]+\]" "$log" | tail -1 || true)
     echo "[setup]   mmcv build: ${progress:-preparing} $((SECONDS - start))s elapsed"
   done
@@ -247,5 +268,6 @@ if [[ "${MMCV_INSTALL:-1}" == 1 ]]; then
   "${PIP[@]}" install --no-deps --no-index --no-cache-dir --force-reinstall "$wheel" >"$ilog" 2>&1 \
     || fail mmcv-install "$ilog"
   clog="$LOG_DIR/mmcv-ops-check.log"
-  check_ops "$WANT_CUDA" 2>"$clog" || fail mmcv-ops-check "$clog" "$(tail -1 "$clog" | cut -c1-200)"
+  probe check >"$clog" 2>&1 || fail mmcv-ops-check "$clog" "$(tail -1 "$clog" | cut -c1-200)"
+  tail -n +2 "$clog"
 fi
