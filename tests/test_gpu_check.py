@@ -1,0 +1,79 @@
+"""tools/gpu_check.py on a CPU machine: one line per check, GPU checks skipped, the CPU-runnable ones ok."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, 'tools', 'gpu_check.py')
+sys.path.insert(0, ROOT)
+
+from tools import gpu_check  # noqa: E402
+
+LINE = re.compile(r'^(?P<name>[\w/.-]+): (?P<status>ok|FAIL|skipped)(?:[: ] ?(?P<text>.*))?$')
+GPU_ONLY = ('train_bf16', 'train_fp16', 'ema_teacher_eval', 'compile', 'nccl', 'deploy', 'features', 'mmcv_ops',
+            'det_step', 'seg_step')
+
+
+def _run(*args, timeout=120):
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, SCRIPT, '--tiny', *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=ROOT)
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    parsed = {}
+    for line in lines:
+        m = LINE.match(line)
+        assert m, f'not a check line: {line!r}\n{proc.stderr[-2000:]}'
+        parsed[m['name']] = (m['status'], m['text'] or '')
+    return proc.returncode, parsed
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU-machine behaviour')
+def test_cpu_machine_skips_every_gpu_check_and_runs_the_rest():
+    rc, lines = _run()
+    assert rc == 0, lines
+    for name in GPU_ONLY:
+        assert lines[name] == ('skipped', 'no CUDA'), (name, lines.get(name))
+    for name in ('env', 'data', 'train_cpu'):
+        assert lines[name][0] == 'ok', (name, lines[name])
+    first, last = map(float, re.search(r'loss ([\d.]+) -> ([\d.]+)', lines['train_cpu'][1]).groups())
+    assert last < first
+    assert re.search(r'\d+ img/s', lines['train_cpu'][1])
+    assert lines['gpu_check'][0] == 'ok'
+
+
+def test_gpu_logic_runs_on_the_cpu_and_fails_loudly():
+    """--device cpu: the deploy / features code on the CPU; a zero tolerance turns deploy lines into FAIL."""
+    rc, lines = _run('--device', 'cpu', '--only', 'env', 'deploy', 'features', '--models', 'repnext_m0',
+                     '--fold-tol', '0')
+    assert rc == 1
+    assert lines['deploy/repnext_m0'][0] == 'FAIL' and 'fp32 rel max diff' in lines['deploy/repnext_m0'][1]
+    status, text = lines['features/repnext']
+    assert status == 'ok' and 'strides [4, 8, 16, 32]' in text
+    assert 'throughput/repnext_m0' not in lines  # GPU only
+    assert lines['gpu_check'] == ('FAIL', '1 failed, ' + lines['gpu_check'][1].split(', ')[1])
+
+
+def test_a_crashing_check_is_one_fail_line_and_the_run_goes_on(capsys, monkeypatch):
+    def boom(ctx):
+        raise RuntimeError('first line\nCUDA error: an illegal memory access')
+
+    def fine(ctx):
+        return 'numbers'
+
+    monkeypatch.setattr(gpu_check, 'CHECKS', [('boom', False, False, boom), ('fine', False, False, fine),
+                                              ('gpu', True, False, fine)])
+    assert gpu_check.main(['--tiny', '--device', 'cpu']) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == 'boom: FAIL RuntimeError: CUDA error: an illegal memory access'
+    assert out[1].startswith('fine: ok numbers (')
+    assert out[2] == 'gpu: skipped: no CUDA'
+
+
+def test_paper_gpu_figure_in_images_per_second():
+    assert gpu_check._paper_gpu('47 ms Xeon E5-2630v4 / 21 ms V100 b64') == '21 ms V100 b64 = 3048 img/s'
+    assert gpu_check._paper_gpu('0.86 ms iPhone 12') == 'no GPU figure in tools/paper_numbers.py'
+    assert gpu_check._paper_gpu(None) == 'no GPU figure in tools/paper_numbers.py'
