@@ -77,3 +77,16 @@ def test_paper_gpu_figure_in_images_per_second():
     assert gpu_check._paper_gpu('47 ms Xeon E5-2630v4 / 21 ms V100 b64') == '21 ms V100 b64 = 3048 img/s'
     assert gpu_check._paper_gpu('0.86 ms iPhone 12') == 'no GPU figure in tools/paper_numbers.py'
     assert gpu_check._paper_gpu(None) == 'no GPU figure in tools/paper_numbers.py'
+
+
+def test_each_rank_gets_its_own_gpu_for_a_bare_cuda_device(monkeypatch):
+    """``--device cuda`` under torchrun: cuda:<local rank>, not cuda:0 for all (NCCL refuses a shared GPU)."""
+    from classification.distributed import resolve_device
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 4)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert resolve_device('cuda', 5) == torch.device('cuda', 1)
+    assert resolve_device(None, 2) == torch.device('cuda', 2)
+    assert resolve_device('cuda:3', 0) == torch.device('cuda', 3)
+    assert resolve_device('cpu', 2) == torch.device('cpu')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert resolve_device(None, 2) == torch.device('cpu')
