@@ -24,7 +24,8 @@ Checks, in order:
 * ``nccl``: a one-rank NCCL process group as main.py joins it, all_reduce, one DDP + SyncBN step under AMP (SyncBN
   only synchronises across two or more GPUs: not exercised on one).
 * ``deploy/<model>``: every variant, training form vs ``timm.utils.reparameterize_model`` form on CUDA in float32
-  (TF32 off), relative max difference; and the deploy form under bfloat16 autocast against its float32 output.
+  (TF32 off), relative max difference, at batch 2 and 1; and the deploy form under bfloat16 autocast (channels_last)
+  against its float32 output.
 * ``throughput/<model>``: tools/benchmark.gpu_throughput (fp16 autocast, channels_last, ``--batch`` 256) of the
   training and deploy forms, beside the authors' GPU figure where tools/paper_numbers.py has one.
 * ``features/<family>``: ``features_only`` on CUDA (channels_last, bf16 autocast, backward), shapes vs feature_info;
@@ -177,10 +178,31 @@ def _loss_falls(run: dict, what: str) -> str:
             f'val top-1 {last.get("val_acc1", float("nan")):.1f}')
 
 
+def _locked(name: str) -> Optional[str]:
+    """The version requirements/lock.txt pins for ``name`` (the versions the project was verified with)."""
+    try:
+        with open(os.path.join(ROOT, 'requirements', 'lock.txt')) as f:
+            for line in f:
+                if line.lower().startswith(name.lower() + '=='):
+                    return line.strip().split('==', 1)[1]
+    except OSError:
+        pass
+    return None
+
+
 @check('env')
 def check_env(ctx: Context) -> str:
     import timm
-    parts = [f'python {platform.python_version()}', f'torch {torch.__version__}', f'timm {timm.__version__}']
+    try:
+        import models  # noqa: F401  (registers the five families with this timm)
+    except Exception as err:  # noqa: BLE001
+        raise Fail(f'import models with timm {timm.__version__}: {one_line(err)}') from None
+    versions = []
+    for name, have in (('torch', torch.__version__), ('timm', timm.__version__)):
+        locked = _locked(name)
+        versions.append(f'{name} {have}' + ('' if locked is None or have.split('+')[0] == locked
+                                            else f' (lock: {locked})'))
+    parts = [f'python {platform.python_version()}', *versions]
     if ctx.cuda:
         props = torch.cuda.get_device_properties(ctx.device)
         parts += [f'CUDA {torch.version.cuda}', f'cuDNN {torch.backends.cudnn.version()}',
@@ -361,15 +383,19 @@ def check_deploy(ctx: Context) -> None:
             gpu = {k: copy.deepcopy(m).to(ctx.device) for k, m in forms.items()}
             x = x_cpu.to(ctx.device)
             with torch.inference_mode(), _no_tf32():
+                # batch 2 and batch 1 (some deploy forms take other paths for one image, e.g. MPViT's attention)
                 y_train, y_deploy = gpu['train'](x), gpu['deploy'](x)
+                y_train1, y_deploy1 = gpu['train'](x[:1]), gpu['deploy'](x[:1])
                 with torch.autocast(ctx.device.type, dtype=torch.bfloat16):
                     y_bf16 = gpu['deploy'](x.contiguous(memory_format=torch.channels_last))
+                    y_bf16_1 = gpu['deploy'](x[:1])
             _sync(ctx)
-            fold, amp = _rel_diff(y_deploy, y_train), _rel_diff(y_bf16, y_deploy)
+            fold = max(_rel_diff(y_deploy, y_train), _rel_diff(y_deploy1, y_train1))
+            amp = max(_rel_diff(y_bf16, y_deploy), _rel_diff(y_bf16_1, y_deploy1))
             params = sum(p.numel() for p in deploy.parameters()) / 1e6
             text = f'fp32 rel max diff {fold:.1e} (tol {a.fold_tol:.0e}), bf16 autocast vs fp32 {amp:.1e}, ' \
                    f'{params:.2f}M params deployed'
-            if not torch.isfinite(y_bf16).all():
+            if not (torch.isfinite(y_bf16).all() and torch.isfinite(y_bf16_1).all()):
                 raise Fail(f'bf16 autocast deploy output not finite; {text}')
             if fold > a.fold_tol or amp > a.amp_tol:
                 raise Fail(text)
