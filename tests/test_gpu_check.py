@@ -90,3 +90,26 @@ def test_each_rank_gets_its_own_gpu_for_a_bare_cuda_device(monkeypatch):
     assert resolve_device('cpu', 2) == torch.device('cpu')
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     assert resolve_device(None, 2) == torch.device('cpu')
+
+
+@pytest.mark.parametrize('name', ['fasternet_t0', 'mpvit_tiny'])
+def test_deploy_forms_run_under_autocast(name):
+    """The in-place / out= inference fast paths step aside under AMP (they used to raise a dtype mismatch)."""
+    import timm
+    from timm.utils import reparameterize_model
+
+    import models  # noqa: F401
+    from models._blocks import plain_eager
+    torch.manual_seed(0)
+    model = reparameterize_model(timm.create_model(name).eval()).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        reference = model(x)
+        assert plain_eager()
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            assert not plain_eager()
+            for batch in (2, 1):  # MPViT runs other paths for one image
+                y = model(x[:batch].contiguous(memory_format=torch.channels_last))
+                assert y.dtype == torch.bfloat16
+                rel = ((y.float() - reference[:batch]).abs().max() / reference[:batch].abs().max()).item()
+                assert rel < 0.05, (batch, rel)
