@@ -307,13 +307,16 @@ def check_nccl(ctx: Context) -> str:
     import timm
     from timm.layers import convert_sync_batchnorm
     from torch.nn.parallel import DistributedDataParallel
-    from classification.distributed import all_reduce_sum, cleanup
+    from classification.distributed import all_reduce_sum, cleanup, resolve_device
     if not dist.is_nccl_available():
         raise Fail('this torch build has no NCCL')
     os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
     os.environ.setdefault('MASTER_PORT', str(29500 + os.getpid() % 1000))
-    # the call main.py makes through classification.distributed.init_distributed (device_id binds the GPU)
-    dist.init_process_group('nccl', init_method='env://', rank=0, world_size=1, device_id=ctx.device)
+    # the call classification.distributed.init_distributed makes for a rank (device_id binds the GPU); it joins a
+    # group only for two or more ranks, so the one-rank group is set up here the same way
+    device = resolve_device('cuda', 0)
+    torch.cuda.set_device(device)
+    dist.init_process_group('nccl', init_method='env://', rank=0, world_size=1, device_id=device)
     try:
         total = all_reduce_sum([1.0, 2.0], ctx.device)
         model = convert_sync_batchnorm(timm.create_model(ctx.args.model, num_classes=8)).to(ctx.device)
