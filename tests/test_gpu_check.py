@@ -115,3 +115,27 @@ def test_deploy_forms_run_under_autocast(name):
                 assert y.dtype == torch.bfloat16
                 rel = ((y.float() - reference[:batch]).abs().max() / reference[:batch].abs().max()).item()
                 assert rel < 0.05, (batch, rel)
+
+
+def _build_mmcv(*args, **env):
+    run_env = {k: v for k, v in os.environ.items() if k not in ('MMCV_CUDA', 'FORCE_CUDA', 'TORCH_CUDA_ARCH_LIST')}
+    run_env.update(CUDA_VISIBLE_DEVICES='', PY=sys.executable, **env)
+    return subprocess.run(['bash', os.path.join(ROOT, 'tools', 'build_mmcv.sh'), *args], capture_output=True,
+                          text=True, env=run_env, timeout=120)
+
+
+def test_build_mmcv_tags_cpu_and_cuda_wheels_apart():
+    """The wheelhouse tag names torch, its CUDA and the arch list, or 'cpu'; a CUDA build without a GPU needs an
+    explicit arch list (one line); the ops check refuses a CPU-only mmcv when CUDA ops are asked for."""
+    torch_version = torch.__version__.split('+')[0]
+    out = _build_mmcv('--tag')
+    assert out.returncode == 0 and out.stdout.strip() == f'mmcv2.1.0-torch{torch_version}-cpu'
+    if torch.version.cuda:
+        out = _build_mmcv('--tag', MMCV_CUDA='1', TORCH_CUDA_ARCH_LIST='8.0;9.0+PTX')
+        assert out.stdout.strip() == f'mmcv2.1.0-torch{torch_version}-cu{torch.version.cuda}-sm80-sm90+PTX'
+        out = _build_mmcv(MMCV_CUDA='1')
+        assert out.returncode == 1
+        assert out.stderr.strip().splitlines() == [
+            "[setup] FAILED at 'mmcv-probe': no GPU visible: set TORCH_CUDA_ARCH_LIST (e.g. 9.0) to build CUDA ops"]
+        out = _build_mmcv('--check', MMCV_CUDA='1', TORCH_CUDA_ARCH_LIST='9.0')
+        assert out.returncode == 1 and 'tag:' not in out.stdout
