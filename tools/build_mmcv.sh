@@ -18,6 +18,7 @@
 # cache (--no-cache-dir): it is keyed by the source file only, so it would hand a CPU build to a GPU node.
 # The CPU build still goes through pip's cache, as before, so CI on a machine that built it once takes seconds.
 # MMCV_INSTALL=0: build the wheel into the wheelhouse only (PY may then be any environment with that torch).
+# MMCV_SDIST=path/to/mmcv-2.1.0.tar.gz: build from that file (a machine without a package index).
 # A failed step prints one line with the cause and the path of its full log, and exits 1.
 set -euo pipefail
 
@@ -245,7 +246,7 @@ if [[ -z "$wheel" ]]; then
   rm -rf "$tmp" && mkdir -p "$tmp"
   # The build needs torch importable and setuptools < 70 (pkg_resources), hence no build isolation.
   env "${build_env[@]}" "${PIP[@]}" wheel -v --no-deps --no-build-isolation "${cache[@]}" -w "$tmp" \
-    "mmcv==$MMCV_VERSION" >"$log" 2>&1 &
+    "${MMCV_SDIST:-mmcv==$MMCV_VERSION}" >"$log" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     for _ in {1..10}; do kill -0 "$pid" 2>/dev/null && sleep 2; done  # a cache hit returns in seconds
