@@ -23,13 +23,13 @@ Checks, in order:
 * ``compile``: main.py with ``--compile``; first- and second-epoch times.
 * ``nccl``: a one-rank NCCL process group as main.py joins it, all_reduce, one DDP + SyncBN step under AMP (SyncBN
   only synchronises across two or more GPUs: not exercised on one).
+* ``features/<family>``: ``features_only`` on CUDA (channels_last, bf16 autocast, backward), shapes vs feature_info;
+  and the mm backbone wrapper (models/mm.py) on CUDA when mmengine is importable.
 * ``deploy/<model>``: every variant, training form vs ``timm.utils.reparameterize_model`` form on CUDA in float32
   (TF32 off), relative max difference, at batch 2 and 1; and the deploy form under bfloat16 autocast (channels_last)
   against its float32 output.
 * ``throughput/<model>``: tools/benchmark.gpu_throughput (fp16 autocast, channels_last, ``--batch`` 256) of the
   training and deploy forms, beside the authors' GPU figure where tools/paper_numbers.py has one.
-* ``features/<family>``: ``features_only`` on CUDA (channels_last, bf16 autocast, backward), shapes vs feature_info;
-  and the mm backbone wrapper (models/mm.py) on CUDA when mmengine is importable.
 * ``mmcv_ops``: nms + RoIAlign on a CUDA tensor (``--build-mmcv``: first build mmcv with tools/build_mmcv.sh).
 * ``det_step``, ``seg_step``: two iterations of the synthetic Mask R-CNN / Semantic FPN config on the GPU, then
   their test run (needs mmdet / mmseg and mmcv's CUDA ops).
@@ -367,6 +367,54 @@ def _rel_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a.float() - b.float()).abs().max() / b.float().abs().max().clamp_min(1e-12)).item()
 
 
+@check('features', cuda=True, cpu_logic=True)
+def check_features(ctx: Context) -> None:
+    import timm
+    from tools.zoo import FAMILIES
+    names = _models(ctx)
+    smallest = {}
+    for name in names:  # resolve_models lists each family small to large
+        smallest.setdefault(name.split('_')[0], name)
+    try:
+        import mmengine  # noqa: F401
+        from models.mm import TimmFeatureBackbone
+    except ImportError as err:
+        TimmFeatureBackbone, mm_reason = None, f'mm wrapper skipped ({one_line(err)})'
+    size = ctx.args.feature_size
+    for family in FAMILIES:
+        if family not in smallest:
+            continue
+        name = smallest[family]
+        started = time.perf_counter()
+        try:
+            model = timm.create_model(name, features_only=True).to(ctx.device)
+            model.to(memory_format=torch.channels_last).train()
+            x = torch.randn(2, 3, size, size, device=ctx.device).contiguous(memory_format=torch.channels_last)
+            with torch.autocast(ctx.device.type, dtype=torch.bfloat16):
+                feats = model(x)
+            sum(f.float().mean() for f in feats).backward()
+            shapes = [tuple(f.shape[1:]) for f in feats]
+            want = [(c, size // r, size // r) for c, r in zip(model.feature_info.channels(),
+                                                              model.feature_info.reduction())]
+            if shapes != want:
+                raise Fail(f'features {shapes} != feature_info {want}')
+            if any(f.device.type != ctx.device.type for f in feats):
+                raise Fail('a feature map left the GPU')
+            text = f'{name}: {len(feats)} levels, strides {model.feature_info.reduction()}, bf16 fwd+bwd'
+            if TimmFeatureBackbone is not None:
+                backbone = TimmFeatureBackbone(name, frozen_stages=1, norm_eval=True).to(ctx.device)
+                with torch.autocast(ctx.device.type, dtype=torch.bfloat16):
+                    outs = backbone(x)
+                sum(o.float().mean() for o in outs).backward()
+                text += f'; mm wrapper: {len(outs)} levels {[tuple(o.shape[1:]) for o in outs]}, frozen stage 1'
+            else:
+                text += f'; {mm_reason}'
+            ctx.emit(f'features/{family}', 'ok', f'{text} ({time.perf_counter() - started:.1f} s)')
+        except Exception as err:  # noqa: BLE001
+            ctx.emit(f'features/{family}', 'FAIL', one_line(err))
+    return None
+
+
 @check('deploy', cuda=True, cpu_logic=True)
 def check_deploy(ctx: Context) -> None:
     """Per variant: one line (``deploy/<model>``), with the throughput of the same forms when asked."""
@@ -436,54 +484,6 @@ def _paper_gpu(latency: Optional[str]) -> str:
                 return f'{part.strip()} = {int(batch) * 1e3 / ms:.0f} img/s'
             return part.strip()
     return 'no GPU figure in tools/paper_numbers.py'
-
-
-@check('features', cuda=True, cpu_logic=True)
-def check_features(ctx: Context) -> None:
-    import timm
-    from tools.zoo import FAMILIES
-    names = _models(ctx)
-    smallest = {}
-    for name in names:  # resolve_models lists each family small to large
-        smallest.setdefault(name.split('_')[0], name)
-    try:
-        import mmengine  # noqa: F401
-        from models.mm import TimmFeatureBackbone
-    except ImportError as err:
-        TimmFeatureBackbone, mm_reason = None, f'mm wrapper skipped ({one_line(err)})'
-    size = ctx.args.feature_size
-    for family in FAMILIES:
-        if family not in smallest:
-            continue
-        name = smallest[family]
-        started = time.perf_counter()
-        try:
-            model = timm.create_model(name, features_only=True).to(ctx.device)
-            model.to(memory_format=torch.channels_last).train()
-            x = torch.randn(2, 3, size, size, device=ctx.device).contiguous(memory_format=torch.channels_last)
-            with torch.autocast(ctx.device.type, dtype=torch.bfloat16):
-                feats = model(x)
-            sum(f.float().mean() for f in feats).backward()
-            shapes = [tuple(f.shape[1:]) for f in feats]
-            want = [(c, size // r, size // r) for c, r in zip(model.feature_info.channels(),
-                                                              model.feature_info.reduction())]
-            if shapes != want:
-                raise Fail(f'features {shapes} != feature_info {want}')
-            if any(f.device.type != ctx.device.type for f in feats):
-                raise Fail('a feature map left the GPU')
-            text = f'{name}: {len(feats)} levels, strides {model.feature_info.reduction()}, bf16 fwd+bwd'
-            if TimmFeatureBackbone is not None:
-                backbone = TimmFeatureBackbone(name, frozen_stages=1, norm_eval=True).to(ctx.device)
-                with torch.autocast(ctx.device.type, dtype=torch.bfloat16):
-                    outs = backbone(x)
-                sum(o.float().mean() for o in outs).backward()
-                text += f'; mm wrapper: {len(outs)} levels {[tuple(o.shape[1:]) for o in outs]}, frozen stage 1'
-            else:
-                text += f'; {mm_reason}'
-            ctx.emit(f'features/{family}', 'ok', f'{text} ({time.perf_counter() - started:.1f} s)')
-        except Exception as err:  # noqa: BLE001
-            ctx.emit(f'features/{family}', 'FAIL', one_line(err))
-    return None
 
 
 # ------------------------------------------------------------------------------------------------------- dense
@@ -595,7 +595,8 @@ def check_seg_step(ctx: Context) -> str:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--tiny', action='store_true', help='seconds-sized settings (tests; a smoke run)')
+    p.add_argument('--tiny', action='store_true', help='seconds-sized settings (tests; a smoke run); always on '
+                   'without CUDA')
     p.add_argument('--only', nargs='+', default=None, metavar='CHECK', help='check names or globs (e.g. train_*)')
     p.add_argument('--models', nargs='+', default=None, help='variants for deploy/throughput (default: all)')
     p.add_argument('--device', default=None, choices=['cpu', 'cuda'], help='cpu: run the GPU checks on the CPU '
@@ -621,6 +622,8 @@ def parse_args(argv=None):
     p.add_argument('--repeats', type=int, default=6)
     p.add_argument('--build-mmcv', action='store_true', help='build mmcv with CUDA ops when it is missing')
     args = p.parse_args(argv)
+    if not args.tiny and (args.device == 'cpu' or not torch.cuda.is_available()):
+        args.tiny = True  # the GPU-sized settings would take an hour on a CPU; the CPU run is a smoke run
     if args.tiny:  # a smoke run: small data, small models, few steps
         given = set(a.split('=')[0] for a in (argv if argv is not None else sys.argv[1:]))
         tiny = dict(model='test_efficientnet', epochs=3, train_batch=8, lr=0.01, workers=0, data_size=32,
