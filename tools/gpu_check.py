@@ -285,7 +285,7 @@ def check_ema_teacher_eval(ctx: Context) -> str:
         raise Fail(f'--eval counted {counts}, expected model and model_ema with {expected} images each')
     del evaluated
     return (f'distilled + EMA: loss {run["records"][0]["train_loss"]:.3f} -> {last["train_loss"]:.3f}, '
-            f'val top-1 {last["val_acc1"]:.1f} / EMA {last["ema_acc1"]:.1f}; --eval on GPU: '
+            f'val top-1 {last["val_acc1"]:.1f} / EMA {last["ema_acc1"]:.1f}; --eval on {ctx.device.type}: '
             f'{results["model"]["acc1"]:.1f} / {results["model_ema"]["acc1"]:.1f} ({expected} images)')
 
 
