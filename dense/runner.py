@@ -210,15 +210,29 @@ def _legacy_device_notes(args) -> None:
 
 def fuse_for_inference(model):
     from mmcv.cnn import fuse_conv_bn
-    from timm.utils import reparameterize_model
     from mmengine.model import is_model_wrapper
     net = model.module if is_model_wrapper(model) else model
     backbone = getattr(net, 'backbone', None)
     if backbone is not None and hasattr(backbone, 'model'):
-        # child by child: a family's model-level fuse() folds its classifier, which features_only has pruned
-        for name, child in list(backbone.model.named_children()):
-            setattr(backbone.model, name, reparameterize_model(child.eval(), inplace=True))
+        _fold(backbone.model.eval())
     return fuse_conv_bn(model)
+
+
+def _fold(module) -> None:
+    """timm's reparameterize_model walk, except that a ``fuse()`` that fails is skipped: features_only prunes a
+    family's classifier (RapidNet's BN + linear head), whose own fuse() then meets an Identity."""
+    for name, child in list(module.named_children()):
+        if hasattr(child, 'fuse'):
+            try:
+                setattr(module, name, child.fuse())
+                continue
+            except AttributeError:
+                pass
+        elif hasattr(child, 'reparameterize'):
+            child.reparameterize()
+        elif hasattr(child, 'switch_to_deploy'):
+            child.switch_to_deploy()
+        _fold(child)
 
 
 # -------------------------------------------------------------------------------------------------- config
