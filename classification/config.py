@@ -7,6 +7,7 @@ override earlier ones and a ``model_kwargs`` mapping is merged key by key.
 """
 import argparse
 import difflib
+import glob
 import os
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -257,8 +258,11 @@ def add_legacy_options(p: argparse.ArgumentParser) -> None:
 
 def _actions(parser: argparse.ArgumentParser) -> Dict[str, argparse.Action]:
     """Options a recipe may set (the legacy spellings are for command lines only)."""
-    return {a.dest: a for a in parser._actions
-            if a.dest not in ('help', 'config', argparse.SUPPRESS) + LEGACY_DESTS}
+    actions: Dict[str, argparse.Action] = {}
+    for action in parser._actions:  # the first action of a dest is ours (--amp before MPViT's --disable_amp)
+        if action.dest not in ('help', 'config', argparse.SUPPRESS) + LEGACY_DESTS:
+            actions.setdefault(action.dest, action)
+    return actions
 
 
 def _merge(base: Dict[str, Any], top: Dict[str, Any]) -> Dict[str, Any]:
@@ -327,6 +331,35 @@ LEGACY_DESTS = ('data_dir', 'local_rank', 'checkpoint_path', 'rex_width_mult', '
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def canonical_model(args: argparse.Namespace) -> Optional[str]:
+    """The timm name behind the originals' model spellings (``RapidNet_M``; timm train.py's ``rexnetv1`` with
+    ``--rex-width-mult``)."""
+    name = args.model
+    if name and (args.rex_width_mult is not None or name.lower() in ('rexnetv1', 'rexnetv1_lite')):
+        width = args.rex_width_mult if args.rex_width_mult is not None else 1.0
+        lite = name.lower().endswith('_lite')
+        return f'rexnet{"_lite" if lite else ""}_{int(round(width * 100)):03d}'
+    return name
+
+
+def recipe_for(model: Optional[str]) -> Optional[str]:
+    """The variant recipe of configs/classification/ whose ``model`` is ``model`` (case-insensitive: the
+    official ``RapidNet_M`` is ``rapidnet_m``), if any."""
+    if not model:
+        return None
+    for path in sorted(glob.glob(os.path.join(REPO_ROOT, 'configs', 'classification', '*', '*.yaml'))):
+        if os.path.basename(path).startswith('_'):
+            continue
+        with open(path) as f:
+            try:
+                named = (yaml.safe_load(f) or {}).get('model')
+            except yaml.YAMLError:
+                continue
+        if isinstance(named, str) and named.lower() == model.lower():
+            return path
+    return None
+
+
 def resolve_recipe(path: str) -> Tuple[str, Optional[str]]:
     """(recipe path, note): FasterNet's ``cfg/fasternet_<variant>.yaml`` (its own keys, a Lightning run) is our
     ``configs/classification/fasternet/<variant>.yaml``, the same recipe in this project's keys."""
@@ -350,8 +383,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     first, _ = parser.parse_known_args(argv)
     actions = _actions(parser)
     recipe_note = None
+    if first.config and first.config.lower() == 'none':  # no recipe, not even the model's own
+        first.config = None
+        parser.set_defaults(config=None)
+    elif not first.config and first.model and not first.eval:
+        first.config = recipe_for(canonical_model(first))
+        if first.config:
+            recipe_note = (f'--model {first.model}: training with the paper recipe {os.path.relpath(first.config)} '
+                           f'(as the original main.py defaults do; --config none for the built-in defaults)')
     if first.config:
-        first.config, recipe_note = resolve_recipe(first.config)
+        first.config, fasternet_note = resolve_recipe(first.config)
+        recipe_note = recipe_note or fasternet_note
         parser.set_defaults(config=first.config)
         recipe = load_recipe(first.config)
         unknown = [k for k in recipe if k not in actions]
@@ -361,8 +403,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             raise ConfigError(f'unknown option(s) in {first.config}: {listed}')
         parser.set_defaults(**{k: _coerce(k, v, actions[k], first.config) for k, v in recipe.items()})
     args = parser.parse_args(argv)
-    if recipe_note:
-        args.config = first.config  # the flag given on the command line named FasterNet's file
+    args.config = first.config  # FasterNet's file name resolved, a recipe picked by --model, or none
     notes = ([recipe_note] if recipe_note else []) + list(getattr(args, NOTES, None) or [])
     if hasattr(args, NOTES):
         delattr(args, NOTES)
@@ -391,11 +432,10 @@ def translate_legacy(args: argparse.Namespace) -> List[str]:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if args.pconv_fw_type:
         args.model_kwargs = {**(args.model_kwargs or {}), 'pconv_fw_type': args.pconv_fw_type}
-    if args.rex_width_mult is not None or (args.model or '').lower() in ('rexnetv1', 'rexnetv1_lite'):
-        width = args.rex_width_mult if args.rex_width_mult is not None else 1.0
-        lite = (args.model or '').lower().endswith('_lite')
-        name = f'rexnet{"_lite" if lite else ""}_{int(round(width * 100)):03d}'
-        notes.append(f'--model {args.model} --rex-width-mult {width:g}: --model {name}')
+    name = canonical_model(args)
+    if name != args.model:
+        notes.append(f'--model {args.model}' + (f' --rex-width-mult {args.rex_width_mult:g}'
+                                                 if args.rex_width_mult is not None else '') + f': --model {name}')
         args.model = name
     if args.checkpoint_path:
         if args.eval:

@@ -7,4 +7,4 @@ if [ $# -lt 1 ]; then echo "usage: $0 NUM_PROC [DATA_DIR] [main.py options]" >&2
 NUM_PROC=$1
 shift
 "${PYTHON:-python}" -m torch.distributed.run --nproc_per_node="$NUM_PROC" --master_port="${PORT:-29500}" \
-    "$(dirname "$0")/main.py" "$@"
+    "$(dirname "$0")/classification/main.py" "$@"
