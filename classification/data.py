@@ -17,6 +17,7 @@ from torchvision import transforms
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from timm.data import Mixup, create_transform
+from timm.data import auto_augment as _auto_augment
 from timm.data.transforms import RandomResizedCropAndInterpolation
 from timm.data.distributed_sampler import RepeatAugSampler
 
@@ -164,6 +165,21 @@ def three_augment_transform(args, dcfg: Dict, size: int):
         steps.append(transforms.ColorJitter(args.color_jitter, args.color_jitter, args.color_jitter))
     steps += [transforms.ToTensor(), transforms.Normalize(dcfg['mean'], dcfg['std'])]
     return transforms.Compose(steps)
+
+
+def _posterize(img, bits_to_keep, **_):
+    """timm's posterize op as Pillow < 10 ran it: 0 bits kept is a black image. Pillow 13 raises for 0, which
+    RandAugment's ``inc1`` magnitudes reach (level 10 with ``mstd0.5`` noise keeps 4 - 4 = 0 bits), so every
+    paper recipe's ``rand-m9-mstd0.5-inc1`` would crash a worker now and then."""
+    if bits_to_keep >= 8:
+        return img
+    if bits_to_keep <= 0:
+        return img.point(lambda _: 0)
+    return ImageOps.posterize(img, bits_to_keep)
+
+
+for _name in ('Posterize', 'PosterizeIncreasing', 'PosterizeOriginal'):
+    _auto_augment.NAME_TO_OP[_name] = _posterize
 
 
 def train_transform(args, dcfg: Dict, size: Optional[int] = None):

@@ -9,8 +9,9 @@
 * ``--eval-only``: detection/test.py with ``MODEL.WEIGHTS`` as the checkpoint (MPViT's detectron2 releases are
   converted on load: renamed keys, RetinaNet anchors reordered). Without it: detection/train.py, ``MODEL.WEIGHTS``
   being the backbone's ImageNet file.
-* ``--num-gpus N`` (N > 1) starts N processes through torch.distributed.run; ``--resume``, ``OUTPUT_DIR`` map to
-  ``--resume`` / ``--work-dir``. Other detectron2 config keys have no meaning here and are reported.
+* ``--num-gpus N`` (N > 1) starts N processes through torch.distributed.run; ``--resume``, ``OUTPUT_DIR``,
+  ``SOLVER.MAX_ITER``, ``SOLVER.CHECKPOINT_PERIOD``, ``TEST.EVAL_PERIOD``, ``SEED`` map to their mmengine entries;
+  ``key=value`` items are passed as ``--cfg-options``; other detectron2 keys are reported.
 """
 import argparse
 import os
@@ -22,17 +23,32 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from dense import runner as dense_runner  # noqa: E402
 
 
+# detectron2 keys with an mmengine counterpart in the iteration-based MPViT configs
+D2_KEYS = {
+    'SOLVER.MAX_ITER': ('train_cfg.max_iters',),
+    'SOLVER.CHECKPOINT_PERIOD': ('default_hooks.checkpoint.interval',),
+    'TEST.EVAL_PERIOD': ('train_cfg.val_interval',),
+    'SEED': ('randomness.seed',),
+}
+
+
 def translate(args):
     """(mode, argv for dense_runner) from detectron2's arguments."""
-    opts = list(args.opts)
+    cfg_options = [o for o in args.opts if '=' in o]  # mmengine's key=value, passed through
+    opts = [o for o in args.opts if '=' not in o]
     if len(opts) % 2:
         raise SystemExit(f'error: detectron2 options come in KEY VALUE pairs, got {" ".join(opts)}')
     pairs = dict(zip(opts[0::2], opts[1::2]))
     weights = pairs.pop('MODEL.WEIGHTS', None)
     work_dir = pairs.pop('OUTPUT_DIR', None)
-    for key in pairs:
-        dense_runner.note(f'{key}: a detectron2 config key; set the mmdet config entry with --cfg-options')
+    for key, value in pairs.items():
+        if key in D2_KEYS:
+            cfg_options += [f'{target}={value}' for target in D2_KEYS[key]]
+        else:
+            dense_runner.note(f'{key}: a detectron2 config key; set the mmdet config entry with --cfg-options')
     argv = [args.config_file] + (['--work-dir', work_dir] if work_dir else [])
+    if cfg_options:
+        argv += ['--cfg-options', *cfg_options]
     if args.eval_only:
         if not weights:
             raise SystemExit('error: --eval-only needs MODEL.WEIGHTS FILE (the checkpoint to evaluate)')
