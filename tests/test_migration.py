@@ -30,6 +30,8 @@ from dense_helpers import synthetic_dataset
 from official_layout import (read_key_list, read_reference, reference_input, save_official_checkpoint,
                              synthetic_state_dict)
 
+pytestmark = pytest.mark.usefixtures('single_thread')  # one intra-op thread: 2 shared cores
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(REPO, 'docs', 'migrating.md')
 DET_CONFIG = os.path.join(REPO, 'configs', 'detection', 'synthetic', 'mask-rcnn_fasternet-t0_fpn_synthetic.py')
@@ -362,8 +364,9 @@ def test_fasternet_train_test_flags(data, root, official, capsys):
     release = official('fasternet_t0_official', None)
     command = (f'python train_test.py -c cfg/fasternet_t0.yaml --checkpoint_path {release} '
                f'--data_dir {data / "imagenet"} --test_phase -g 1 -e 125')
+    # --no-amp: the recipe's fp16 autocast is for GPUs
     status, out = run_in_process(command, ['--input-size', '32', '-n', '0', '--no-progress', '--threads', '1',
-                                           '--output-dir', str(root / 'ft'), '--fuse_conv_bn'], capsys)
+                                           '--output-dir', str(root / 'ft'), '--fuse_conv_bn', '--no-amp'], capsys)
     assert status == 0, out
     assert 'FasterNet cfg file, read as' in out and '-e 125 over 1 process(es): --eval-batch-size 125' in out
     assert '-g: one device per process here' in out
