@@ -528,3 +528,64 @@ def test_N2_repnext_export_coreml(root, official, capsys):
                                  ['--img-size', '32', '--out-dir', str(root / 'N2'), '--no-check'], capsys)
     assert status == 0, out
     assert (root / 'N2' / 'repnext_m1_32.mlpackage').exists() and (root / 'N2' / 'repnext_m1_32.onnx').exists()
+
+
+# ----------------------------------------------------------------------------------- every original flag parses
+# Every add_argument option string of RapidNet's, RepNeXt's and MPViT's main.py and FasterNet's train_test.py
+# (read from the official repositories), with a value where it takes one.
+ORIGINAL_FLAGS = {
+    'RapidNet main.py': '--batch-size 8|--gradient_accumulation True|--epochs 1|--model x|--input-size 32|--model-ema|'
+                        '--no-model-ema|--model-ema-decay 0.9|--model-ema-force-cpu|--opt sgd|--opt-eps 1e-8|'
+                        '--opt-betas 0.9 0.999|--clip-grad 1|--clip-mode agc|--momentum 0.9|--weight-decay 0.05|'
+                        '--sched cosine|--lr 1e-3|--lr-noise 0.5 0.8|--lr-noise-pct 0.67|--lr-noise-std 1|'
+                        '--warmup-lr 1e-6|--min-lr 1e-5|--decay-epochs 30|--warmup-epochs 5|--cooldown-epochs 10|'
+                        '--patience-epochs 10|--decay-rate 0.1|--dr 0.1|--color-jitter 0.4|--aa rand-m9|'
+                        '--smoothing 0.1|--train-interpolation bicubic|--repeated-aug|--no-repeated-aug|'
+                        '--reprob 0.25|--remode pixel|--recount 1|--resplit|--mixup 0.8|--cutmix 1.0|'
+                        '--cutmix-minmax 0.2 0.8|--mixup-prob 1.0|--mixup-switch-prob 0.5|--mixup-mode batch|'
+                        '--teacher-model regnety_160|--teacher-path t.pth|--distillation-type none|'
+                        '--distillation-alpha 0.5|--distillation-tau 1.0|--finetune f.pth|--data-path d|'
+                        '--data-set IMNET|--inat-category name|--output_dir o|--device cpu|--seed 0|--resume r.pth|'
+                        '--start_epoch 0|--eval|--dist-eval|--num_workers 2|--pin-mem|--no-pin-mem|--sync-bn|'
+                        '--crop_pct 0.9|--world_size 1|--dist_url env://',
+    'RepNeXt main.py': '--ThreeAugment|--set_bn_eval|--save_freq 1|--deploy|--project repnext',
+    'MPViT main.py': '--debug|--save_freq 10|--model_kwargs "{drop_path_rate: 0.1}"|--disable_amp|--drop 0.1|'
+                     '--drop-path 0.1|--drop-block 0.1',
+    'FasterNet train_test.py': '-c cfg/fasternet_t0.yaml|--cfg cfg/fasternet_t0.yaml|-g 1|--gpus 0,1|-d 1|--dev 1|'
+                               '--num_nodes 1|-n 2|--num_workers 2|-b 64|--batch_size 64|-e 32|--batch_size_eva 32|'
+                               '--model_ckpt_dir o|--data_dir d|--pin_memory|--checkpoint_path c.pth|'
+                               '--pconv_fw_type slicing|--measure_latency|--test_phase|--fuse_conv_bn|'
+                               '--wandb_project_name p|--wandb_offline|--wandb_save_dir w|--pl_ckpt_2_torch_pth',
+}
+
+
+@pytest.mark.parametrize('script', list(ORIGINAL_FLAGS))
+def test_every_original_flag_is_accepted(script, capsys):
+    from classification.config import parse_args
+    for item in ORIGINAL_FLAGS[script].split('|'):
+        flag, *values = shlex.split(item)
+        argv = ['--model', 'test_efficientnet', '--data-path', 'd', flag, *values]
+        args = parse_args(argv)  # argparse exits on 'unrecognized arguments'
+        assert args.model in ('test_efficientnet', 'x'), item
+    out = capsys.readouterr().out
+    # the ones without a meaning here say what to use instead, one line each
+    for flag in ('--dist-eval', '--model-ema-force-cpu', '--start_epoch', '--save_freq', '-g', '--wandb_offline'):
+        if any(i.split(' ')[0] == flag for i in ORIGINAL_FLAGS[script].split('|')):
+            assert len([line for line in out.splitlines() if line.startswith(f'note: {flag}:')]) >= 1, flag
+
+
+def test_original_flags_change_the_run():
+    from classification.config import parse_args
+    args = parse_args(['--model', 'test_efficientnet', '--data-path', 'd', '--output_dir', 'o', '--num_workers', '3',
+                       '--crop_pct', '0.9', '--dr', '0.2', '--ThreeAugment', '--set_bn_eval', '--disable_amp',
+                       '--model_kwargs', '{drop_path_rate: 0.1}', '--gradient_accumulation', 'True', '--local-rank=0'])
+    assert (args.output_dir, args.workers, args.crop_pct, args.decay_rate) == ('o', 3, 0.9, 0.2)
+    assert args.three_augment and args.bn_eval and not args.amp and args.grad_accum_steps == 4
+    assert args.model_kwargs == {'drop_path_rate': 0.1}
+    fn = parse_args(['-c', 'cfg/fasternet_t0.yaml', '--data_dir', 'd', '--checkpoint_path', 'c.pth', '--test_phase',
+                     '--pconv_fw_type', 'slicing', '--model_ckpt_dir', 'o'])
+    assert fn.config.endswith('configs/classification/fasternet/t0.yaml') and fn.model == 'fasternet_t0'
+    assert fn.eval and fn.resume == 'c.pth' and fn.data_path == 'd' and fn.output_dir == 'o'
+    assert fn.model_kwargs['pconv_fw_type'] == 'slicing'
+    with pytest.raises(SystemExit):  # a typo is still an error
+        parse_args(['--model', 'test_efficientnet', '--data-path', 'd', '--no-such-flag'])
