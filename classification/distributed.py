@@ -122,9 +122,9 @@ def _set_mpi_master(rank: int, single_node: bool) -> None:
 
 
 def resolve_device(requested: Optional[str], local_rank: int) -> torch.device:
-    """The device of one rank: ``cuda:<local rank>`` (modulo the visible GPUs) when CUDA is available or ``--device
-    cuda`` names no index, the requested device as given otherwise. A bare ``cuda`` must not mean ``cuda:0`` for
-    every rank: NCCL refuses two ranks on one GPU, and DDP / ``device_id`` need the index."""
+    """The device of one rank: ``cuda:<local rank>`` (modulo the visible GPUs) when CUDA is available or the request
+    is a bare ``cuda`` (DeiT's ``--device cuda``), the requested device as given otherwise. A bare ``cuda`` must not
+    mean ``cuda:0`` for every rank: NCCL refuses two ranks on one GPU, and DDP / ``device_id`` need the index."""
     if requested:
         device = torch.device(requested)
         if device.type != 'cuda' or device.index is not None:

@@ -11,23 +11,40 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 LOG_DIR="$ROOT/build/logs"
-LOCK="${LOCK:-$ROOT/requirements/lock.txt}"  # override only to test failures
+LOCK="${LOCK:-$ROOT/requirements/lock.txt}"  # override only to test failures, or with the two below
+BASE="${BASE:-$ROOT/requirements/base.txt}"
+WITH_MM="${WITH_MM:-1}"  # 0: no mmcv build (the light newest-torch venv: make setup-newest)
 PY="$VENV/bin/python"
 STAMP="$VENV/.setup-stamp"
 BUILD_MMCV=(env PY="$PY" LOG_DIR="$LOG_DIR" bash "$ROOT/tools/build_mmcv.sh")
 mkdir -p "$LOG_DIR"
 
-mmcv_tag() { "${BUILD_MMCV[@]}" --tag 2>/dev/null || echo none; }
+mmcv_tag() {
+  if [[ "$WITH_MM" == 0 ]]; then echo no-mm; else "${BUILD_MMCV[@]}" --tag 2>/dev/null || echo none; fi
+}
 
 fingerprint() {  # fingerprint TAG
-  { cat "$LOCK" "$ROOT/requirements/base.txt" "${BASH_SOURCE[0]}" "$ROOT/tools/build_mmcv.sh"; echo "$1"; } \
-    | sha256sum | cut -d' ' -f1
+  { cat "$LOCK" "$BASE" "${BASH_SOURCE[0]}" "$ROOT/tools/build_mmcv.sh"; echo "$1"; } | sha256sum | cut -d' ' -f1
 }
 
 # the tag of the installed mmcv when its ops pass the check (nms + RoIAlign; on CUDA too with a GPU), else nothing
-ready_tag() { [[ -x "$PY" ]] && "${BUILD_MMCV[@]}" --check 2>/dev/null | sed -n 's/^\[setup\] mmcv wheel tag: //p'; }
+ready_tag() {
+  [[ -x "$PY" ]] || return 1
+  if [[ "$WITH_MM" == 0 ]]; then echo no-mm; return 0; fi
+  "${BUILD_MMCV[@]}" --check 2>/dev/null | sed -n 's/^\[setup\] mmcv wheel tag: //p'
+}
+
+# The project importable from any directory (mmdet's / mmseg's own tools/, timm's train.py, notebooks): a .pth
+# file in the venv's site-packages naming the repository root; rewritten (atomically) on every run.
+write_path_file() {
+  local site
+  site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  printf '%s\n' "$ROOT" >"$site/efficient_backbones.pth.tmp"
+  mv "$site/efficient_backbones.pth.tmp" "$site/efficient_backbones.pth"
+}
 
 if [[ -f "$STAMP" ]] && tag=$(ready_tag) && [[ -n "$tag" && "$(cat "$STAMP")" == "$(fingerprint "$tag")" ]]; then
+  write_path_file
   echo "[setup] environment ready: $VENV"
   exit 0
 fi
@@ -60,5 +77,8 @@ if [[ -z "$(ready_tag || true)" ]]; then
   # cache; CUDA: its own wheelhouse entry). build_mmcv.sh prints its own one-line failure.
   "${BUILD_MMCV[@]}" || exit 1
 fi
+
+write_path_file
+
 fingerprint "$(mmcv_tag)" >"$STAMP"
 echo "[setup] environment ready: $VENV"
