@@ -577,7 +577,7 @@ def _dense_step(ctx: Context, task: str, short: str, config: str) -> str:
             raise Fail(f'{os.path.basename(cmd[1])} exit {proc.returncode}: {tail[-1] if tail else "no output"}')
         outputs.append(proc.stdout + proc.stderr)
     losses = re.findall(r'\bloss: ([\d.]+)', outputs[0])  # mmengine's logger line of each iteration
-    return f'2 iterations + test on CUDA in {time.perf_counter() - started:.0f} s' + (
+    return f'2 iterations + test on {ctx.device.type} in {time.perf_counter() - started:.0f} s' + (
         f', losses {" -> ".join(losses[:2])}' if losses else '')
 
 
