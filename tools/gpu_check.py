@@ -618,8 +618,8 @@ def parse_args(argv=None):
     p.add_argument('--amp-tol', type=float, default=0.1, help='bf16 autocast vs fp32 deploy, relative')
     p.add_argument('--throughput', action=argparse.BooleanOptionalAction, default=True)
     p.add_argument('--batch', type=int, default=256, help='throughput batch')
-    p.add_argument('--warmup', type=int, default=3)
-    p.add_argument('--repeats', type=int, default=6)
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--build-mmcv', action='store_true', help='build mmcv with CUDA ops when it is missing')
     args = p.parse_args(argv)
     if not args.tiny and (args.device == 'cpu' or not torch.cuda.is_available()):
