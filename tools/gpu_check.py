@@ -18,8 +18,8 @@ Checks, in order:
 * ``train_cpu`` (CPU machines only): classification/main.py in float32 on the CPU; loss falls.
 * ``train_bf16``, ``train_fp16``: main.py on the GPU with AMP (bfloat16; float16 with GradScaler) and
   channels_last; the loss falls over the epochs; images/s of the last epoch; the fp16 checkpoint holds the scaler.
-* ``ema_teacher_eval``: EMA + a soft-distillation teacher (the bf16 run's checkpoint) on the GPU, then ``--eval``
-  of the checkpoint (raw and EMA weights) on the GPU.
+* ``ema_teacher_eval``: EMA + a soft-distillation teacher (the bf16 run's checkpoint) on the GPU, then ``--eval
+  --deploy`` of the checkpoint (raw and EMA weights, folded, AMP) on the GPU.
 * ``compile``: main.py with ``--compile``; first- and second-epoch times.
 * ``nccl``: a one-rank NCCL process group as main.py joins it, all_reduce, one DDP + SyncBN step under AMP (SyncBN
   only synchronises across two or more GPUs: not exercised on one).
@@ -140,7 +140,8 @@ def _main_py(ctx: Context, name: str, *flags: str, timeout: Optional[float] = No
     """classification/main.py in a subprocess (the real entry point, as a user starts it): its log.jsonl records."""
     args = ctx.args
     out = os.path.join(ctx.work, name)
-    cmd = [sys.executable, os.path.join(ROOT, 'classification', 'main.py'), '--model', args.model,
+    # --config none: these flags alone (a project model otherwise trains with its paper recipe: mixup, fp16, ...)
+    cmd = [sys.executable, os.path.join(ROOT, 'classification', 'main.py'), '--config', 'none', '--model', args.model,
            '--data-path', ctx.results['data']['path'], '--output-dir', out, '--input-size', str(args.img_size),
            '--batch-size', str(args.train_batch), '--workers', str(args.workers), '--no-progress',
            '--no-tensorboard', '--warmup-epochs', '0', '--lr', str(args.lr), '--smoothing', '0.0', '--seed', '0',
@@ -276,7 +277,7 @@ def check_ema_teacher_eval(ctx: Context) -> str:
     if 'ema_acc1' not in last:
         raise Fail('no EMA evaluation in the log')
     evaluated = _main_py(ctx, 'ema_teacher', '--eval', '--resume', os.path.join(run['out'], 'checkpoint-last.pth'),
-                         '--amp', '--channels-last')
+                         '--amp', '--channels-last', '--deploy')  # the deploy form under AMP, as users evaluate
     with open(os.path.join(run['out'], 'eval.json')) as f:
         results = json.load(f)['results']
     expected = ctx.results['data']['counts']['val']
@@ -286,7 +287,7 @@ def check_ema_teacher_eval(ctx: Context) -> str:
     del evaluated
     return (f'distilled + EMA: loss {run["records"][0]["train_loss"]:.3f} -> {last["train_loss"]:.3f}, '
             f'val top-1 {last["val_acc1"]:.1f} / EMA {last["ema_acc1"]:.1f}; --eval on {ctx.device.type}: '
-            f'{results["model"]["acc1"]:.1f} / {results["model_ema"]["acc1"]:.1f} ({expected} images)')
+            f'{results["model"]["acc1"]:.1f} / {results["model_ema"]["acc1"]:.1f} ({expected} images, deploy form)')
 
 
 @check('compile', cuda=True)
