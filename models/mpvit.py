@@ -52,8 +52,8 @@ from timm.layers import DropPath, Mlp, SelectAdaptivePool2d, calculate_drop_path
 from timm.models import generate_default_cfgs, register_model
 from timm.models._manipulate import checkpoint
 
-from ._blocks import (NO_POST_OP, DeployConv2d, PostOp, cached, fuse_conv_bn, fuse_to_deploy_conv, onednn_inference,
-                      onednn_post_op, pack_linear_weight, plain_eager, run_packed_linear)
+from ._blocks import (NO_POST_OP, DeployConv2d, PostOp, cached, fuse_conv_bn, fuse_to_deploy_conv, is_tracing,
+                      onednn_inference, onednn_post_op, pack_linear_weight, plain_eager, run_packed_linear)
 from ._checkpoint import build_model, check_state_dict, classifier_prefixes, unwrap_state_dict
 from ._features import StageFeatures
 
@@ -422,14 +422,6 @@ def _paths_accumulate_(acc: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, w
         acc_p.addmm_(x_p, weight_p)
 
 
-def _tracing() -> bool:
-    """Traced (ONNX export): the graph gets per-path 2-D projections, see ``_paths_linear``."""
-    if torch.jit.is_scripting():
-        return False
-    else:
-        return torch.jit.is_tracing()
-
-
 def _paths_linear(bias: torch.Tensor, inputs: List[torch.Tensor], weight: torch.Tensor) -> List[torch.Tensor]:
     """``bias_p + x_p @ weight_p`` per path as P separate 2-D GEMMs: the form runtimes optimise
     (ONNX Runtime prepacks a 2-D constant GEMM operand, OpenVINO turns it into a FullyConnected with the bias
@@ -491,7 +483,7 @@ class MultiPathBlock(nn.Module):
         # 56x56 stage pages back and forth (thousands of page faults per forward)
         eager = plain_eager()
         in_place = eager and not torch.is_grad_enabled()
-        traced = _tracing()
+        traced = is_tracing()  # ONNX export: per-path 2-D projections, see _paths_linear
         normed = F.layer_norm(x, self.norm_shape, eps=self.eps)
         if traced:
             qkv = torch.stack(_paths_linear(self.qkv_bias, normed.unbind(1), self.qkv_weight))

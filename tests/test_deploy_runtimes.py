@@ -184,3 +184,21 @@ def test_runtime_ratios_pick_the_fastest_path():
     assert ratios['torch'] == 0.5 and ratios['onnxruntime'] == 1.5 and 'openvino' not in ratios
     assert ratios['fastest'] == 1.5 and ratios['fastest_ours'] == ratios['fastest_authors'] == 'onnxruntime'
     assert np.isclose(benchmark.runtime_ratios({'torch': {'ours': {'median_ms': 1.0}}}).get('fastest', 0), 0)
+
+
+def test_fasternet_export_layouts(tmp_path):
+    """FasterNet's export graph: NCHW convs by default (no transposes, no matmul on a 4-d tensor), the eager NHWC
+    layout on request; both equal PyTorch in every runtime, and the model's own setting is left as it was."""
+    import onnx
+    _require('fasternet_t0')
+    model = export.build_for_export('fasternet_t0', randomize_bn=True)
+    ops = {}
+    for layout in (None, 'nhwc'):
+        path = export.export_onnx(model, str(tmp_path / f'{layout}.onnx'), img_size=32, layout=layout)
+        ops[layout] = [n.op_type for n in onnx.load(path).graph.node]
+        assert max(export.check_onnx(model, path, 32, runtimes=RUNTIMES).values()) < 1e-4
+    assert 'Transpose' not in ops[None] and ops[None].count('Conv') > ops['nhwc'].count('Conv')
+    assert ops['nhwc'].count('Transpose') >= 2 * 8 and ops['nhwc'].count('MatMul') >= 2 * 8  # 8 blocks in T0
+    assert all('export_layout' not in vars(m) for m in model.modules())
+    with pytest.raises(export.ExportError, match="unknown layout 'nchwc'"):
+        export.export_onnx(model, str(tmp_path / 'x.onnx'), img_size=32, layout='nchwc')

@@ -61,13 +61,38 @@ def build_for_export(name: str, deploy: bool = True, checkpoint: Optional[str] =
     return reparameterize_model(model).eval() if deploy else model
 
 
+# Graph layouts of deploy forms that offer a choice (modules with an ``export_layout`` attribute: FasterNet's stages,
+# default 'nchw', measured faster in ONNX Runtime and OpenVINO than the eager 'nhwc' layout).
+LAYOUTS = ('nhwc', 'nchw')
+
+
+@contextlib.contextmanager
+def export_layout(model: nn.Module, layout: Optional[str]):
+    """Trace ``model`` with its layout-choosing modules set to ``layout`` (None: leave them as they are)."""
+    if layout is not None and layout not in LAYOUTS:
+        raise ExportError(f"unknown layout {layout!r} (choose from {', '.join(LAYOUTS)})")
+    touched = [(m, m.__dict__.get('export_layout')) for m in model.modules() if hasattr(m, 'export_layout')]
+    try:
+        if layout is not None:
+            for module, _ in touched:
+                module.export_layout = layout
+        yield
+    finally:
+        for module, before in touched:
+            if before is None:
+                module.__dict__.pop('export_layout', None)
+            else:
+                module.export_layout = before
+
+
 def export_onnx(model: nn.Module, path: str, img_size: int = 224, opset: int = 17,
-                dynamic_batch: bool = True) -> str:
-    """Write ``model`` (eval mode) to ``path`` as ONNX with input ``input`` [B,3,H,W] and output ``logits``."""
+                dynamic_batch: bool = True, layout: Optional[str] = None) -> str:
+    """Write ``model`` (eval mode) to ``path`` as ONNX with input ``input`` [B,3,H,W] and output ``logits``;
+    ``layout`` picks the graph of deploy forms that offer one (see LAYOUTS; None: their default)."""
     x = torch.randn(1, 3, img_size, img_size)
     axes = {INPUT_NAME: {0: 'batch'}, OUTPUT_NAME: {0: 'batch'}} if dynamic_batch else None
     try:
-        with atomic_output(path, '.onnx') as tmp:
+        with atomic_output(path, '.onnx') as tmp, export_layout(model, layout):
             # oneDNN off while tracing: a forward that calls oneDNN kernels directly for speed (aten.mkldnn_*) must
             # trace to portable ops; the flag changes nothing numerically
             with warnings.catch_warnings():
@@ -77,6 +102,8 @@ def export_onnx(model: nn.Module, path: str, img_size: int = 224, opset: int = 1
                                       output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True)
             import onnx
             onnx.checker.check_model(tmp)
+    except ExportError:
+        raise
     except Exception as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise ExportError(f'ONNX export of {_name(model)} failed: {type(err).__name__}: {first}') from None
@@ -193,13 +220,13 @@ def _name(model: nn.Module) -> str:
 
 def export_model(name: str, out_dir: str, img_size: int = 224, opset: int = 17, check: bool = True,
                  atol: float = 1e-4, deploy: bool = True, coreml: bool = False,
-                 checkpoint: Optional[str] = None, runtimes=None) -> Dict[str, object]:
+                 checkpoint: Optional[str] = None, runtimes=None, layout: Optional[str] = None) -> Dict[str, object]:
     """Export one model and check it in ``runtimes`` (default: each of RUNTIMES that is installed); returns
     {'onnx': path, 'checks': {runtime: max |diff|}, 'max_abs_diff': the largest (None unchecked), 'coreml': path|None}."""
     runtimes = [r for r in RUNTIMES if runtime_available(r)] if runtimes is None else list(runtimes)
     model = build_for_export(name, deploy=deploy, checkpoint=checkpoint, randomize_bn=checkpoint is None)
     stem = f"{name}_{img_size}" + ('' if deploy else '_train')
-    onnx_path = export_onnx(model, os.path.join(out_dir, stem + '.onnx'), img_size, opset)
+    onnx_path = export_onnx(model, os.path.join(out_dir, stem + '.onnx'), img_size, opset, layout=layout)
     result = {'model': name, 'onnx': onnx_path, 'checks': {}, 'max_abs_diff': None, 'coreml': None}
     if check and runtimes:
         result['checks'] = check_onnx(model, onnx_path, img_size, atol=atol, runtimes=runtimes)
@@ -224,6 +251,8 @@ def main(argv=None) -> int:
                         help='comma-separated runtimes to check in (default: each of onnxruntime, openvino that '
                              'is installed)')
     parser.add_argument('--train-form', action='store_true', help='export without folding')
+    parser.add_argument('--layout', choices=LAYOUTS, default=None,
+                        help="graph layout of FasterNet's deploy form (default nchw: faster in ORT and OpenVINO)")
     parser.add_argument('--coreml', action='store_true', help='also write a Core ML .mlpackage')
     parser.add_argument('--checkpoint', help='weights file for a single model (any layout its loader accepts)')
     args = parser.parse_args(argv)
@@ -249,7 +278,7 @@ def main(argv=None) -> int:
         try:
             r = export_model(name, args.out_dir, args.img_size, args.opset, not args.no_check, args.atol,
                              deploy=not args.train_form, coreml=args.coreml, checkpoint=args.checkpoint,
-                             runtimes=runtimes)
+                             runtimes=runtimes, layout=args.layout)
             diff = ', '.join(f'{k} {v:.1e}' for k, v in r['checks'].items())
             diff = f' (max |diff| vs PyTorch: {diff})' if diff else ''
             print(f"{name}: {r['onnx']}{diff}" + (f", {r['coreml']}" if r['coreml'] else ''))
