@@ -90,6 +90,12 @@ def read_training_state(path: str) -> Dict[str, Any]:
     return state
 
 
+def is_training_checkpoint(path: str) -> bool:
+    """Whether ``path`` is one of our training checkpoints (a missing or refused file raises its one-line error)."""
+    state = load_file(path)
+    return isinstance(state, dict) and state.get('format') == FORMAT
+
+
 def find_resume(output_dir: str) -> Tuple[Optional[str], Optional[Dict[str, Any]], List[str]]:
     """Newest readable checkpoint in ``output_dir``: (path, state, warnings). (None, None, warnings) if none."""
     warnings, best = [], (None, None)

@@ -8,13 +8,17 @@ is timm's.
 """
 import math
 import os
+import random
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter, ImageOps
+from torchvision import transforms
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from timm.data import Mixup, create_transform
+from timm.data import auto_augment as _auto_augment
+from timm.data.transforms import RandomResizedCropAndInterpolation
 from timm.data.distributed_sampler import RepeatAugSampler
 
 from .errors import DataError
@@ -83,6 +87,35 @@ def split_dir(data_path: str, split: str) -> str:
     return path
 
 
+def imagenet_class_names(val_dir: str) -> Optional[List[str]]:
+    """ImageNet-1k's 1000 synsets in label order when every class folder of ``val_dir`` is one of them (a subset of
+    ImageNet evaluated with a 1k classifier), else None (labels follow the folders' sorted order)."""
+    from timm.data import ImageNetInfo
+    synsets = list(ImageNetInfo('imagenet-1k').label_names())
+    found = {e.name for e in os.scandir(val_dir) if e.is_dir() and not e.name.startswith('.')}
+    return synsets if found and found <= set(synsets) else None
+
+
+def other_datasets(args, train: bool):
+    """--data-set CIFAR (CIFAR-100, torchvision's files in --data-path, as the DeiT-derived repos read it); the
+    iNaturalist sets of those repos need their json split files, which no library here reads."""
+    if args.data_set in ('INAT', 'INAT19'):
+        raise DataError(f'--data-set {args.data_set}: iNaturalist is read from class folders here; arrange it as '
+                        f'train/<class>/ and val/<class>/ under --data-path and leave --data-set IMNET')
+    from torchvision.datasets import CIFAR100
+    try:
+        train_set = CIFAR100(args.data_path, train=True, download=False) if train else None
+        val_set = CIFAR100(args.data_path, train=False, download=False)
+    except RuntimeError as err:
+        raise DataError(f'--data-set CIFAR: {" ".join(str(err).split())} in {args.data_path} (expected the '
+                        f'cifar-100-python folder; nothing is downloaded)') from None
+    classes = len(val_set.classes)
+    num_classes = args.num_classes or classes
+    if num_classes < classes:
+        raise DataError(f'--num-classes {num_classes} is smaller than the {classes} CIFAR-100 classes')
+    return train_set, val_set, num_classes
+
+
 class ShardSampler(Sampler):
     """Rank r takes samples r, r + world, r + 2 world, ...: every sample once, no padding duplicates, so summed
     counts over ranks equal the dataset size exactly (DistributedSampler pads to equal shards)."""
@@ -110,7 +143,48 @@ def data_config(args, model) -> Dict:
     )
 
 
+class _OneOfGraySolarizeBlur:
+    """DeiT III 3-Augment's colour step: exactly one of grayscale, solarisation, Gaussian blur (radius 0.1-2)."""
+
+    def __call__(self, img):
+        choice = random.randrange(3)
+        if choice == 0:
+            return ImageOps.grayscale(img).convert('RGB')
+        if choice == 1:
+            return ImageOps.solarize(img)
+        return img.filter(ImageFilter.GaussianBlur(radius=random.uniform(0.1, 2.0)))
+
+
+def three_augment_transform(args, dcfg: Dict, size: int):
+    """3-Augment (Touvron et al., DeiT III), RepNeXt's ``--ThreeAugment``: random resized crop, flip, one of
+    grayscale / solarize / blur, colour jitter; no RandAugment and no random erasing."""
+    steps = [RandomResizedCropAndInterpolation(size, scale=tuple(args.scale), ratio=tuple(args.ratio),
+                                               interpolation='bicubic'),
+             transforms.RandomHorizontalFlip(), _OneOfGraySolarizeBlur()]
+    if args.color_jitter:
+        steps.append(transforms.ColorJitter(args.color_jitter, args.color_jitter, args.color_jitter))
+    steps += [transforms.ToTensor(), transforms.Normalize(dcfg['mean'], dcfg['std'])]
+    return transforms.Compose(steps)
+
+
+def _posterize(img, bits_to_keep, **_):
+    """timm's posterize op as Pillow < 10 ran it: 0 bits kept is a black image. Pillow 13 raises for 0, which
+    RandAugment's ``inc1`` magnitudes reach (level 10 with ``mstd0.5`` noise keeps 4 - 4 = 0 bits), so every
+    paper recipe's ``rand-m9-mstd0.5-inc1`` would crash a worker now and then."""
+    if bits_to_keep >= 8:
+        return img
+    if bits_to_keep <= 0:
+        return img.point(lambda _: 0)
+    return ImageOps.posterize(img, bits_to_keep)
+
+
+for _name in ('Posterize', 'PosterizeIncreasing', 'PosterizeOriginal'):
+    _auto_augment.NAME_TO_OP[_name] = _posterize
+
+
 def train_transform(args, dcfg: Dict, size: Optional[int] = None):
+    if getattr(args, 'three_augment', False):
+        return three_augment_transform(args, dcfg, size or dcfg['input_size'][-1])
     return create_transform(
         size or dcfg['input_size'][-1], is_training=True, scale=tuple(args.scale), ratio=tuple(args.ratio),
         hflip=args.hflip, color_jitter=args.color_jitter, auto_augment=args.aa,

@@ -126,6 +126,8 @@ def init_distributed(device: Optional[str] = None, backend: Optional[str] = None
     env = detect_launcher()
     if device:
         env.device = torch.device(device)
+        if env.device.type == 'cuda' and env.device.index is None:  # DeiT's --device cuda: this rank's GPU
+            env.device = torch.device('cuda', env.local_rank % max(torch.cuda.device_count(), 1))
     elif torch.cuda.is_available():
         env.device = torch.device('cuda', env.local_rank % torch.cuda.device_count())
     if env.device.type == 'cuda':

@@ -30,6 +30,7 @@ class StepOptions:
     lr_scheduler: Optional[Any] = None  # stepped per update when sched_on_updates
     progress: bool = False
     log_interval: int = 50
+    bn_eval: bool = False  # BatchNorm in eval mode while training (frozen running statistics)
 
 
 def autocast(device: torch.device, dtype: Optional[torch.dtype]):
@@ -54,6 +55,10 @@ def train_one_epoch(model: nn.Module, criterion: nn.Module, loader: Iterable, op
     is scaled by its own size. Raises :class:`NaNLossError` at the first non-finite loss.
     """
     model.train()
+    if opt.bn_eval:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
     device = opt.device
     n_batches = len(loader)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from timm.layers import convert_sync_batchnorm
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
-from timm.utils import ModelEmaV3, distribute_bn
+from timm.utils import ModelEmaV3, distribute_bn, reparameterize_model
 
 from classification import families  # noqa: F401  (registers models/ with timm; before models._checkpoint)
 from models._checkpoint import CheckpointError
@@ -53,9 +53,15 @@ def say(env: DistEnv, *parts) -> None:
 
 def build_datasets(args, train: bool):
     """(train set or None, val set, num_classes); transforms are attached once the model's data config is known."""
+    if args.data_set != 'IMNET':
+        return data.other_datasets(args, train)
     val_dir = data.split_dir(args.data_path, 'val')
     train_set = data.ImageFolderDataset(data.split_dir(args.data_path, 'train')) if train else None
-    val_set = data.ImageFolderDataset(val_dir, class_names=train_set.classes if train_set else None)
+    class_names = train_set.classes if train_set else None
+    if not train and args.num_classes == 1000:
+        # an ImageNet-1k classifier on a subset of ImageNet's class folders: label by the 1k index of each synset
+        class_names = data.imagenet_class_names(val_dir)
+    val_set = data.ImageFolderDataset(val_dir, class_names=class_names)
     classes = len(train_set.classes if train_set else val_set.classes)
     num_classes = args.num_classes or classes
     if num_classes < classes:
@@ -82,12 +88,35 @@ def resolve_resume(args, env: DistEnv):
     return args.resume, ckpt.read_training_state(args.resume)
 
 
+def apply_world_size(args, env: DistEnv) -> None:
+    """FasterNet's -b / -e give the batch over all processes; ours are per process."""
+    for flag, global_key, key in (('-b', 'global_batch_size', 'batch_size'),
+                                  ('-e', 'global_eval_batch_size', 'eval_batch_size')):
+        total = getattr(args, global_key)
+        if total:
+            setattr(args, key, max(1, total // env.world_size))
+            say(env, f'note: {flag} {total} over {env.world_size} process(es): --{key.replace("_", "-")} '
+                     f'{getattr(args, key)}')
+
+
+def released_as_pretrained(args, env: DistEnv) -> None:
+    """``--eval --resume FILE`` with the authors' file (the originals' test command): loaded as released weights,
+    with the class count of the file's classifier unless --num-classes says otherwise."""
+    args.pretrained_file, args.resume = args.resume, None
+    if args.num_classes is None:
+        args.num_classes = modeling.file_num_classes(args.model, args.pretrained_file)
+    say(env, f'note: --resume {args.pretrained_file} is not a training checkpoint of this project: evaluated as '
+             f'released weights (--pretrained-file)' + (f', {args.num_classes} classes' if args.num_classes else ''))
+
+
 # ------------------------------------------------------------------------------------------------------ eval only
 def evaluate_only(args, env: DistEnv, model, val_set, num_classes: int) -> Dict[str, Dict[str, float]]:
     loader = data.eval_loader(val_set, args, env)
     amp_dtype = getattr(torch, args.amp_dtype) if args.amp else None
 
     def run_eval(net, name):
+        if args.deploy:  # the form the authors evaluate (RepNeXt's replace_batchnorm, FasterNet's fuse_conv_bn)
+            net = reparameterize_model(net.eval())
         net.to(env.device)
         if args.channels_last:
             net.to(memory_format=torch.channels_last)
@@ -168,6 +197,8 @@ def train(args, env: DistEnv, model, train_set, val_set, num_classes: int, dcfg:
         optimizer, sched=args.sched, num_epochs=args.epochs, decay_epochs=args.decay_epochs,
         decay_rate=args.decay_rate, min_lr=args.min_lr, warmup_lr=args.warmup_lr,
         warmup_epochs=args.warmup_epochs, cooldown_epochs=args.cooldown_epochs,
+        patience_epochs=args.patience_epochs, noise=args.lr_noise, noise_pct=args.lr_noise_pct,
+        noise_std=args.lr_noise_std, noise_seed=args.seed,
         step_on_epochs=not args.sched_on_updates,
         updates_per_epoch=data.updates_per_epoch(loader, args.grad_accum_steps))
     amp_dtype = getattr(torch, args.amp_dtype) if args.amp else None
@@ -209,7 +240,8 @@ def train(args, env: DistEnv, model, train_set, val_set, num_classes: int, dcfg:
                           clip_grad=args.clip_grad, clip_mode=args.clip_mode, channels_last=args.channels_last,
                           mixup_fn=mixup, model_ema=model_ema,
                           lr_scheduler=scheduler if args.sched_on_updates else None,
-                          progress=env.is_main and args.progress, log_interval=args.log_interval)
+                          progress=env.is_main and args.progress, log_interval=args.log_interval,
+                          bn_eval=args.bn_eval)
     last_path = os.path.join(args.output_dir, ckpt.LAST)
     if state is not None:  # last thing before the loop: nothing may draw random numbers in between
         ckpt.restore_rng(state['rng'][env.rank % len(state['rng'])])
@@ -279,6 +311,12 @@ def run(args) -> Dict[str, Any]:
         if args.threads:
             torch.set_num_threads(args.threads)
         args.output_dir = args.output_dir or os.path.join('output', 'classification', args.model)
+        apply_world_size(args, env)
+        if args.eval and args.resume and args.resume != 'auto' and not ckpt.is_training_checkpoint(args.resume):
+            released_as_pretrained(args, env)
+        if args.deploy and not args.eval:
+            say(env, 'note: --deploy: checkpoints keep the training form; the deploy form is evaluated with --eval '
+                     '--deploy (or built by timm.utils.reparameterize_model)')
         seed_everything(args.seed + env.rank)
         train_set, val_set, num_classes = build_datasets(args, train=not args.eval)
         model = modeling.create_model(args, num_classes, keep_classifier=args.eval)

@@ -128,6 +128,26 @@ def create_with_state_dict(args, num_classes: int, state_dict: Dict[str, torch.T
     return _create(args.model, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
 
 
+def file_num_classes(name: str, path: str) -> Optional[int]:
+    """Rows of the classifier in a weights file, read after the family's filter (the authors' layouts name their
+    heads differently); None when the file has no classifier the model declares."""
+    state_dict = unwrap_state_dict(load_file(path), source=path)
+    try:
+        with torch.device('meta'):  # structure only: no memory, no initialisation cost
+            model = timm.create_model(name)
+    except Exception:  # a family whose construction touches tensor data
+        model = _create(name)
+    try:
+        state_dict = _to_model_layout(model, state_dict)
+    except CheckpointError:
+        return None  # the timm path that loads it reports the mismatch in full
+    for prefix in classifier_prefixes(model):
+        weight = state_dict.get(prefix + 'weight')
+        if weight is not None and weight.ndim >= 1:
+            return int(weight.shape[0])
+    return None
+
+
 def build_teacher(args, num_classes: int, device: torch.device) -> Optional[nn.Module]:
     if args.distillation_type == 'none':
         return None

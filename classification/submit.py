@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser('classification/submit.py', description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--nodes', type=int, default=1)
-    p.add_argument('--ngpus', type=int, default=8, help='GPUs (= tasks) per node')
+    p.add_argument('--ngpus', type=int, default=8, help='GPUs (= tasks) per node; 0: a CPU job (no GPU request)')
+    p.add_argument('--tasks-per-node', type=int, default=None, help='processes per node (default: --ngpus)')
     p.add_argument('--partition', default=None)
     p.add_argument('--timeout', type=int, default=2880, help='minutes per allocation (the job is requeued)')
     p.add_argument('--job-dir', default=None, help='submitit logs; default output/classification/jobs')
@@ -83,13 +84,15 @@ def main(argv: Optional[List[str]] = None):
                                      slurm_max_num_timeout=args.max_requeue)
     extra = {k: v for k, v in dict(account=args.account, qos=args.qos, constraint=args.constraint,
                                    comment=args.comment).items() if v}
+    tasks = args.tasks_per_node or max(args.ngpus, 1)
+    resources = dict(gpus_per_node=args.ngpus, mem_gb=args.mem_per_gpu * args.ngpus) if args.ngpus > 0 else {}
     executor.update_parameters(
-        name=args.name or resolved.model, nodes=args.nodes, tasks_per_node=args.ngpus, gpus_per_node=args.ngpus,
-        cpus_per_task=args.cpus_per_task, mem_gb=args.mem_per_gpu * args.ngpus, timeout_min=args.timeout,
-        slurm_partition=args.partition, slurm_signal_delay_s=120,
-        slurm_additional_parameters=extra)
+        name=args.name or resolved.model, nodes=args.nodes, tasks_per_node=tasks, cpus_per_task=args.cpus_per_task,
+        timeout_min=args.timeout, slurm_partition=args.partition, slurm_signal_delay_s=120,
+        slurm_additional_parameters=extra, **resources)
     job = executor.submit(Trainer(main_argv))
-    print(f'submitted job {job.job_id}: {args.nodes} node(s) x {args.ngpus} GPU(s); logs {job_dir}/{job.job_id}')
+    print(f'submitted job {job.job_id}: {args.nodes} node(s) x {tasks} task(s), {args.ngpus} GPU(s) per node; '
+          f'logs {job_dir}/{job.job_id}')
     return job
 
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import glob
 import os
 import os.path as osp
+import re
 import sys
 from typing import List, Optional
 
@@ -112,6 +114,127 @@ def check_checkpoint_files(cfg) -> None:
             load_file(path, mmengine_state=True)
 
 
+# ------------------------------------------------------------------------- the original repositories' spellings
+# mmdet 2.x / mmseg 0.x tools (RapidNet, FasterNet, RepNeXt ship them) and MPViT's detectron2 config names: every
+# spelling their READMEs use is accepted here; the ones with no meaning print one line saying what to use instead.
+def note(text: str) -> None:
+    if os.environ.get('RANK', '0') == '0':
+        print(f'note: {text}', flush=True)
+
+
+_SYNONYMS = {'xs': 'xsmall', 'mask_rcnn': 'mask-rcnn', 'faster_rcnn': 'faster-rcnn'}
+
+
+def _tokens(name: str) -> set:
+    base = osp.splitext(osp.basename(name))[0].lower()
+    for old, new in _SYNONYMS.items():
+        base = re.sub(rf'(?<![a-z0-9]){old}(?![a-z0-9])', new, base)
+    return set(re.split(r'[_\-.]+', base.replace('mask-rcnn', 'maskrcnn').replace('faster-rcnn', 'fasterrcnn'))) - {''}
+
+
+def resolve_config(path: str, task: str) -> str:
+    """``path`` itself when it exists; otherwise the one config of ``configs/<task>/`` whose name has every token
+    of ``path``'s name (the originals' ``mask_rcnn_rapidnet_m_fpn_1x_coco.py``, ``fpn_rapidnet_m_ade20k_40k.py``,
+    MPViT's ``retinanet_mpvit_small_ms_3x.yaml``)."""
+    if osp.isfile(path):
+        return path
+    wanted = _tokens(path)
+    pattern = osp.join(REPO_ROOT, 'configs', task, '*', '*.py')
+    found = [p for p in sorted(glob.glob(pattern)) if '_base_' not in p and wanted <= _tokens(p)]
+    if len(found) == 1:
+        note(f'{path}: this is {osp.relpath(found[0])} here')
+        return found[0]
+    if found:
+        raise SystemExit(f'error: config {path} not found; it could be any of '
+                         f'{", ".join(osp.relpath(p) for p in found[:4])}')
+    raise SystemExit(f'error: config file not found: {path} (configs/{task}/<family>/ has the paper configs)')
+
+
+def _backbone_channels(backbone: dict) -> Optional[List[int]]:
+    """Channels of the levels the wrapper returns (its default strides 4, 8, 16, 32)."""
+    import timm
+
+    import models  # noqa: F401
+    strides = tuple(backbone.get('out_strides') or (4, 8, 16, 32))
+    try:
+        features = timm.create_model(backbone['model_name'], features_only=True, **(backbone.get('model_kwargs') or {}))
+    except Exception:  # an unknown name: the runner reports it when it builds the model
+        return None
+    info = {r: c for r, c in zip(features.feature_info.reduction(), features.feature_info.channels())}
+    return [info[s] for s in strides] if all(s in info for s in strides) else None
+
+
+def set_backbone_model(cfg, name: str, flag: str) -> None:
+    """RapidNet's ``--rapidnet_model NAME``: the backbone's model, and the neck's input channels to match."""
+    backbone = cfg.model.backbone
+    backbone.model_name = name
+    changes = [f'model.backbone.model_name={name}']
+    channels = _backbone_channels(backbone)
+    neck = cfg.model.get('neck')
+    if channels and isinstance(neck, dict) and isinstance(neck.get('in_channels'), (list, tuple)) \
+            and len(neck['in_channels']) == len(channels) and list(neck['in_channels']) != channels:
+        neck.in_channels = channels
+        changes.append(f'model.neck.in_channels={channels}')
+    note(f'{flag} {name}: --cfg-options ' + ' '.join(changes))
+
+
+def translate_pretrained(cfg) -> None:
+    """mmdet 2.x ``model.pretrained=FILE`` (FasterNet's README): the backbone's ``Pretrained`` init here."""
+    pretrained = cfg.model.pop('pretrained', None)
+    if pretrained:
+        cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        note(f'model.pretrained={pretrained}: model.backbone.init_cfg=dict(type=Pretrained, checkpoint=...)')
+
+
+def _legacy_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--options', nargs='+', action=_dict_action(), default=None, help=argparse.SUPPRESS)
+    for flag in ('--gpu-id', '--gpus'):
+        parser.add_argument(flag, type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument('--gpu-ids', type=int, nargs='+', default=None, help=argparse.SUPPRESS)
+
+
+def _dict_action():
+    from mmengine.config import DictAction
+    return DictAction
+
+
+def _legacy_device_notes(args) -> None:
+    for flag in ('gpu_id', 'gpus', 'gpu_ids'):
+        if getattr(args, flag, None) is not None:
+            note(f'--{flag.replace("_", "-")}: one process per GPU here: torchrun --nproc_per_node N '
+                 f'(or dist_train.sh / dist_test.sh CONFIG ... N)')
+    if getattr(args, 'options', None):
+        note('--options: --cfg-options')
+        args.cfg_options = {**(args.options or {}), **(args.cfg_options or {})}
+
+
+def fuse_for_inference(model):
+    from mmcv.cnn import fuse_conv_bn
+    from mmengine.model import is_model_wrapper
+    net = model.module if is_model_wrapper(model) else model
+    backbone = getattr(net, 'backbone', None)
+    if backbone is not None and hasattr(backbone, 'model'):
+        _fold(backbone.model.eval())
+    return fuse_conv_bn(model)
+
+
+def _fold(module) -> None:
+    """timm's reparameterize_model walk, except that a ``fuse()`` that fails is skipped: features_only prunes a
+    family's classifier (RapidNet's BN + linear head), whose own fuse() then meets an Identity."""
+    for name, child in list(module.named_children()):
+        if hasattr(child, 'fuse'):
+            try:
+                setattr(module, name, child.fuse())
+                continue
+            except AttributeError:
+                pass
+        elif hasattr(child, 'reparameterize'):
+            child.reparameterize()
+        elif hasattr(child, 'switch_to_deploy'):
+            child.switch_to_deploy()
+        _fold(child)
+
+
 # -------------------------------------------------------------------------------------------------- config
 def _common_args(parser: argparse.ArgumentParser) -> None:
     from mmengine.config import DictAction
@@ -123,12 +246,15 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
 
 
-def load_config(args, launcher: str):
+def load_config(args, launcher: str, task: Optional[str] = None):
     from mmengine.config import Config
+    if task is not None:
+        args.config = resolve_config(args.config, task)
     cfg = Config.fromfile(args.config)
     cfg.launcher = launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    translate_pretrained(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -157,6 +283,16 @@ def build_train_parser(task: str) -> argparse.ArgumentParser:
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (dynamic loss scale)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help="scale the lr by total batch / the config's auto_scale_lr.base_batch_size")
+    parser.add_argument('--rapidnet_model', '--backbone-model', dest='backbone_model', default=None,
+                        metavar='NAME', help="set the backbone's timm model (and the neck's input channels)")
+    g = parser.add_argument_group('mmdet 2.x / mmseg 0.x spellings')
+    g.add_argument('--resume-from', default=None, help='same as --resume CKPT')
+    g.add_argument('--auto-resume', action='store_true', help='same as --resume (latest in the work dir)')
+    g.add_argument('--no-validate', action='store_true', help='no validation during training')
+    g.add_argument('--seed', type=int, default=None, help='randomness.seed')
+    g.add_argument('--diff-seed', action='store_true', help='randomness.diff_rank_seed=True')
+    g.add_argument('--deterministic', action='store_true', help='randomness.deterministic=True')
+    _legacy_common(parser)
     _common_args(parser)
     return parser
 
@@ -164,8 +300,21 @@ def build_train_parser(task: str) -> argparse.ArgumentParser:
 def run_train(task: str, argv: Optional[List[str]] = None):
     """Parse ``argv``, build the runner, train; returns the runner."""
     args = build_train_parser(task).parse_args(argv)
+    _legacy_device_notes(args)
     launcher = _prepare_process(args)
-    cfg = load_config(args, launcher)
+    cfg = load_config(args, launcher, task)
+    if args.backbone_model:
+        set_backbone_model(cfg, args.backbone_model, '--rapidnet_model')
+    if args.resume_from:
+        args.resume = args.resume_from
+    elif args.auto_resume and args.resume is None:
+        args.resume = 'auto'
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    for key, value in (('seed', args.seed), ('diff_rank_seed', args.diff_seed or None),
+                       ('deterministic', args.deterministic or None)):
+        if value is not None:
+            cfg.setdefault('randomness', {})[key] = value
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -186,7 +335,24 @@ def run_train(task: str, argv: Optional[List[str]] = None):
 def build_test_parser(task: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=f'Test {TASKS[task]["what"]} ({TASKS[task]["scope"]})')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help="checkpoint: ours, or the authors' mmdet 2.x / mmseg 0.x / detectron2")
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help="checkpoint: ours, or the authors' mmdet 2.x / mmseg 0.x / detectron2")
+    parser.add_argument('--checkpoint', dest='checkpoint_flag', default=None, metavar='CKPT',
+                        help='the checkpoint as an option (RapidNet / RepNeXt test.py spelling)')
+    parser.add_argument('--eval', nargs='+', default=None, metavar='METRIC',
+                        help='metrics: bbox, segm, proposal (detection); mIoU, mDice, mFscore (segmentation)')
+    parser.add_argument('--fuse-conv-bn', action='store_true',
+                        help='fold conv-BN pairs (and the backbone\'s re-parameterised branches) before testing')
+    g = parser.add_argument_group('mmdet 2.x / mmseg 0.x spellings')
+    g.add_argument('--eval-options', nargs='+', action=_dict_action(), default=None,
+                   help='merged into test_evaluator (e.g. classwise=True)')
+    g.add_argument('--format-only', action='store_true', help='test_evaluator.format_only=True (no metrics)')
+    g.add_argument('--show-score-thr', type=float, default=None, help='score threshold of painted boxes')
+    g.add_argument('--gpu-collect', action='store_true', help="test_evaluator.collect_device='gpu'")
+    g.add_argument('--tmpdir', default=None, help=argparse.SUPPRESS)
+    g.add_argument('--aug-test', action='store_true', help='same as --tta')
+    g.add_argument('--opacity', type=float, default=None, help='painted mask opacity (segmentation)')
+    _legacy_common(parser)
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation: flip (detection, box-only detectors), multi-scale + flip '
                              '(segmentation)')
@@ -236,12 +402,61 @@ def _enable_tta(cfg, task: str) -> None:
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
 
+def _evaluators(cfg):
+    evaluator = cfg.test_evaluator
+    return list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+
+
+def _configure_evaluator(cfg, args, task: str) -> None:
+    """mmdet 2.x ``--eval bbox segm`` / mmseg 0.x ``--eval mIoU`` and their companions, on the 3.x evaluator."""
+    for evaluator in _evaluators(cfg):
+        if args.eval:
+            if task == 'detection':
+                evaluator['metric'] = list(args.eval)
+            elif task == 'segmentation':
+                evaluator['iou_metrics'] = list(args.eval)
+        if args.eval_options:
+            evaluator.update(args.eval_options)
+        if args.format_only:
+            evaluator['format_only'] = True
+        if args.gpu_collect:
+            evaluator['collect_device'] = 'gpu'
+    if args.show_score_thr is not None and cfg.default_hooks.get('visualization') is not None:
+        cfg.default_hooks.visualization['score_thr'] = args.show_score_thr
+    if args.opacity is not None and cfg.get('visualizer') is not None:
+        cfg.visualizer['alpha'] = args.opacity
+
+
+def _fuse_hook():
+    from mmengine.hooks import Hook
+
+    class FuseConvBN(Hook):
+        """``--fuse-conv-bn``: fold once the checkpoint is loaded, before the first test batch."""
+
+        def before_test(self, runner) -> None:
+            fuse_for_inference(runner.model)
+            runner.logger.info('--fuse-conv-bn: conv-BN pairs and re-parameterised branches folded')
+
+    return FuseConvBN()
+
+
 def run_test(task: str, argv: Optional[List[str]] = None) -> dict:
     """Parse ``argv``, load CKPT strictly, run the test loop; returns the metrics dict."""
-    args = build_test_parser(task).parse_args(argv)
+    parser = build_test_parser(task)
+    args = parser.parse_args(argv)
+    if args.checkpoint and args.checkpoint_flag and args.checkpoint != args.checkpoint_flag:
+        parser.error(f'two checkpoints: {args.checkpoint} and --checkpoint {args.checkpoint_flag}')
+    args.checkpoint = args.checkpoint or args.checkpoint_flag
+    if not args.checkpoint:
+        parser.error('a checkpoint is needed: CONFIG CKPT or --checkpoint CKPT')
+    _legacy_device_notes(args)
+    if args.tmpdir:
+        note('--tmpdir: results are collected by mmengine (collect_device cpu/gpu); no temporary folder to name')
+    args.tta = args.tta or args.aug_test
     launcher = _prepare_process(args)
-    cfg = load_config(args, launcher)
+    cfg = load_config(args, launcher, task)
     cfg.load_from, cfg.resume = args.checkpoint, False
+    _configure_evaluator(cfg, args, task)
     if args.show or args.show_dir:
         _enable_visualization(cfg, args, task)
     if args.tta:
@@ -250,6 +465,8 @@ def run_test(task: str, argv: Optional[List[str]] = None) -> dict:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
     runner = build_runner(cfg)
+    if args.fuse_conv_bn:
+        runner.register_hook(_fuse_hook(), priority='VERY_HIGH')
     if args.out and task == 'detection':
         from mmdet.evaluation import DumpDetResults
         if not args.out.endswith(('.pkl', '.pickle')):

@@ -17,6 +17,7 @@ Other tasks (classification resume, dense-task ``init_cfg``, tools) use :func:`l
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import pickle
 import re
@@ -306,13 +307,27 @@ def build_model(
         pretrained_filter_fn: Optional[Callable] = None,
         **kwargs,
 ) -> nn.Module:
-    """``timm.models.build_model_with_cfg`` with the pretrained file checked first (one-line errors)."""
+    """``timm.models.build_model_with_cfg`` with the pretrained file checked first (one-line errors).
+
+    timm's factory arguments ``device`` / ``dtype`` reach model classes that take them (timm's own); for ours the
+    model is built under ``torch.device(device)`` and cast to ``dtype``, so every parameter and buffer is created
+    where asked (e.g. ``device='meta'``)."""
     from timm.models import build_model_with_cfg
     overlay = kwargs.get('pretrained_cfg_overlay') or {}
     if pretrained and overlay.get('file'):
         load_file(overlay['file'])  # raises CheckpointError naming the path; timm then loads it again
-    return build_model_with_cfg(
-        model_cls, variant, pretrained, pretrained_filter_fn=pretrained_filter_fn, **kwargs)
+    device = dtype = None
+    if not _takes_factory_kwargs(model_cls):
+        device, dtype = kwargs.pop('device', None), kwargs.pop('dtype', None)
+    with torch.device(device) if device is not None else contextlib.nullcontext():
+        model = build_model_with_cfg(
+            model_cls, variant, pretrained, pretrained_filter_fn=pretrained_filter_fn, **kwargs)
+    return model.to(dtype=dtype) if dtype is not None else model
+
+
+def _takes_factory_kwargs(model_cls: Callable[..., nn.Module]) -> bool:
+    params = inspect.signature(model_cls.__init__).parameters.values()
+    return any(p.name == 'device' or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def load_checkpoint(

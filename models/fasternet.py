@@ -36,7 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.models import fasternet as timm_fasternet
-from timm.models import generate_default_cfgs, register_model
+from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from timm.models._features import FeatureGetterNet
 
 from ._blocks import fuse_conv_bn, is_tracing, plain_eager
@@ -232,8 +232,16 @@ class FasterNetStage(timm_fasternet.Block):
         self.deploy = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.deploy:
-            return super().forward(x)
+        if self.deploy:
+            return self._forward_deploy(x)
+        # timm's Block.forward, spelled out: TorchScript has no super()
+        x = self.downsample(x)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            return checkpoint_seq(self.blocks, x)
+        return self.blocks(x)
+
+    @torch.jit.unused  # the deploy form is eager / traced / exported; TorchScript compiles the training form
+    def _forward_deploy(self, x: torch.Tensor) -> torch.Tensor:
         if self.export_layout == 'nchw' and is_tracing():
             if not isinstance(self.downsample, nn.Identity):
                 x = self.downsample.forward_nchw(x)
@@ -265,6 +273,8 @@ def _adopt(model: nn.Module, pconv_mode: str) -> None:
         new_type = _ADOPTED_TYPES.get(type(module))
         if new_type is not None:
             module.__class__ = new_type
+        if isinstance(module, FasterNetStage):
+            module.deploy = False  # an instance attribute: TorchScript does not see class attributes
         if isinstance(module, PartialConv):
             vars(module).pop('forward', None)  # timm binds forward per instance; ours dispatches on mode
             module.mode = pconv_mode

@@ -48,7 +48,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import DropPath, Mlp, SelectAdaptivePool2d, calculate_drop_path_rates, trunc_normal_
+from timm.layers import DropPath, Mlp, SelectAdaptivePool2d, calculate_drop_path_rates, get_device_dtype, trunc_normal_
 from timm.models import generate_default_cfgs, register_model
 from timm.models._manipulate import checkpoint
 
@@ -637,12 +637,12 @@ class ClsHead(nn.Module):
         self.drop = nn.Dropout(drop_rate)
         self.cls = nn.Linear(in_features, num_classes) if num_classes > 0 else nn.Identity()
 
-    def reset(self, num_classes: int, pool_type: Optional[str] = None) -> None:
+    def reset(self, num_classes: int, pool_type: Optional[str] = None, device=None, dtype=None) -> None:
         if pool_type is not None:
             self.global_pool = SelectAdaptivePool2d(pool_type=pool_type, flatten=bool(pool_type))
-        ref = next(self.cls.parameters(), None)  # keep a new classifier on the old one's device / dtype
-        placement = dict(device=ref.device, dtype=ref.dtype) if ref is not None else {}
-        self.cls = nn.Linear(self.in_features, num_classes, **placement) if num_classes > 0 else nn.Identity()
+        dd = dict(device=device, dtype=dtype)
+        self.cls = nn.Linear(self.in_features, num_classes, **dd) if num_classes > 0 else nn.Identity()
+        self.cls.train(self.training)
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.drop(self.global_pool(x))
@@ -686,6 +686,7 @@ class MPViT(StageFeatures, nn.Module):
         super().__init__()
         num_stages = len(embed_dims)
         self.num_classes = num_classes
+        self.in_chans = in_chans
         self.num_stages = num_stages
         self.drop_rate = drop_rate
         self.grad_checkpointing = False
@@ -749,7 +750,8 @@ class MPViT(StageFeatures, nn.Module):
 
     def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
         self.num_classes = num_classes
-        self.cls_head.reset(num_classes, global_pool)
+        # the new classifier goes where the model is (the old one may be gone: reset to 0 classes, then to n)
+        self.cls_head.reset(num_classes, global_pool, **get_device_dtype(self))
 
     # forward_intermediates / prune_intermediate_layers: models._features.StageFeatures, through these hooks
     feature_stage_attrs = ('patch_embed_stages', 'mhca_stages')  # level i: patch embedding i, then encoder stage i

@@ -336,7 +336,7 @@ class RapidNet(StageFeatures, nn.Module):
         self.stem = Stem(in_chans, channels[0])
 
         depths = [n_ir + n_mldc for n_ir, n_mldc in blocks]
-        rates = iter(torch.linspace(0, drop_path_rate, sum(depths)).tolist())
+        rates = iter(torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist())
         stages = []
         self.feature_info = []
         for i, (n_ir, n_mldc) in enumerate(blocks):

@@ -595,7 +595,8 @@ class RepNext(StageFeatures, nn.Module):
         self.grad_checkpointing = False
 
         self.stem = RepNextStem(in_chans, embed_dim[0], act_layer)
-        drop_path_rates = [r.tolist() for r in torch.linspace(0, drop_path_rate, sum(depth)).split(list(depth))]
+        rates = torch.linspace(0, drop_path_rate, sum(depth), device='cpu')  # plain numbers, also under a meta device
+        drop_path_rates = [r.tolist() for r in rates.split(list(depth))]
         stride = 4
         stages = []
         self.feature_info = []

@@ -172,8 +172,11 @@ class LiteClassifierHead(nn.Module):
         self.fc = self._make_fc(num_classes, pool_type, **dd)
 
     def _make_fc(self, num_classes: int, pool_type: str, device=None, dtype=None) -> nn.Module:
-        assert num_classes == 0 or pool_type, 'pooling can only be disabled when the classifier is removed'
-        return nn.Linear(self.num_features, num_classes, device=device, dtype=dtype) if num_classes else nn.Identity()
+        if not num_classes:
+            return nn.Identity()
+        if not pool_type:  # no pooling: logits per position, as timm's conv-classifier heads give them
+            return nn.Conv2d(self.num_features, num_classes, 1, device=device, dtype=dtype)
+        return nn.Linear(self.num_features, num_classes, device=device, dtype=dtype)
 
     def reset(
             self,

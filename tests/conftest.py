@@ -11,6 +11,13 @@ from official_layout import load_pretrained
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+def pytest_configure(config):
+    """The markers of timm's own tests/test_models.py, which test_timm_battery.py imports (strict markers)."""
+    for name in ('base', 'forward', 'backward', 'cfg', 'cfg_nonstd', 'torchscript', 'features', 'fxforward',
+                 'fxbackward', 'timeout'):
+        config.addinivalue_line('markers', f'{name}: marker of timm\'s tests/test_models.py')
+
+
 def pytest_collection_modifyitems(config, items):
     """`slow` tests run only when asked for with `-m slow` (or RUN_SLOW=1)."""
     if os.environ.get('RUN_SLOW') == '1' or 'slow' in (config.getoption('-m') or ''):

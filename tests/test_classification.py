@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import time
 
 import pytest
@@ -193,6 +194,7 @@ def test_multinode_mpi_without_master_addr_is_a_one_line_error(monkeypatch):
         monkeypatch.delenv(key, raising=False)
     for key, value in dict(OMPI_COMM_WORLD_RANK='0', OMPI_COMM_WORLD_SIZE='16', OMPI_COMM_WORLD_LOCAL_SIZE='8').items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setitem(sys.modules, 'mpi4py', None)  # without mpi4py (tests/test_launchers.py runs it with)
     with pytest.raises(ConfigError, match='MASTER_ADDR'):
         detect_launcher()
     assert first_slurm_host('node[003-005,9],gpu1') == 'node003' and first_slurm_host('solo') == 'solo'

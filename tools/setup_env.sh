@@ -8,17 +8,29 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 LOG_DIR="$ROOT/build/logs"
-LOCK="${LOCK:-$ROOT/requirements/lock.txt}"  # override only to test failures
+LOCK="${LOCK:-$ROOT/requirements/lock.txt}"  # override only to test failures, or with the two below
+BASE="${BASE:-$ROOT/requirements/base.txt}"
+WITH_MM="${WITH_MM:-1}"  # 0: no mmcv build (the light newest-torch venv: make setup-newest)
 MMCV_VERSION="2.1.0"
 PY="$VENV/bin/python"
 STAMP="$VENV/.setup-stamp"
 mkdir -p "$LOG_DIR"
 
-fingerprint() { cat "$LOCK" "$ROOT/requirements/base.txt" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1; }
+fingerprint() { cat "$LOCK" "$BASE" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1; }
 
-ops_ok() { "$PY" -c "from mmcv.ops import nms, RoIAlign" >/dev/null 2>&1; }
+ops_ok() { [[ "$WITH_MM" == 0 ]] || "$PY" -c "from mmcv.ops import nms, RoIAlign" >/dev/null 2>&1; }
+
+# The project importable from any directory (mmdet's / mmseg's own tools/, timm's train.py, notebooks): a .pth
+# file in the venv's site-packages naming the repository root; rewritten (atomically) on every run.
+write_path_file() {
+  local site
+  site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  printf '%s\n' "$ROOT" >"$site/efficient_backbones.pth.tmp"
+  mv "$site/efficient_backbones.pth.tmp" "$site/efficient_backbones.pth"
+}
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(fingerprint)" ]] && ops_ok; then
+  write_path_file
   echo "[setup] environment ready: $VENV"
   exit 0
 fi
@@ -66,6 +78,8 @@ if ! ops_ok; then
   if grep -q "Building wheel for mmcv" "$log"; then how="compiled"; else how="installed from pip's wheel cache"; fi
   echo "[setup] mmcv ops $how in $((SECONDS - start))s"
 fi
+
+write_path_file
 
 fingerprint >"$STAMP"
 echo "[setup] environment ready: $VENV"
