@@ -121,15 +121,23 @@ def _set_mpi_master(rank: int, single_node: bool) -> None:
     os.environ['MASTER_ADDR'] = addr
 
 
+def resolve_device(requested: Optional[str], local_rank: int) -> torch.device:
+    """The device of one rank: ``cuda:<local rank>`` (modulo the visible GPUs) when CUDA is available or the request
+    is a bare ``cuda`` (DeiT's ``--device cuda``), the requested device as given otherwise. A bare ``cuda`` must not
+    mean ``cuda:0`` for every rank: NCCL refuses two ranks on one GPU, and DDP / ``device_id`` need the index."""
+    if requested:
+        device = torch.device(requested)
+        if device.type != 'cuda' or device.index is not None:
+            return device
+    elif not torch.cuda.is_available():
+        return torch.device('cpu')
+    return torch.device('cuda', local_rank % max(torch.cuda.device_count(), 1))
+
+
 def init_distributed(device: Optional[str] = None, backend: Optional[str] = None, timeout_min: int = 30) -> DistEnv:
     """Detect the launcher, pick the device, and join the process group when there is more than one rank."""
     env = detect_launcher()
-    if device:
-        env.device = torch.device(device)
-        if env.device.type == 'cuda' and env.device.index is None:  # DeiT's --device cuda: this rank's GPU
-            env.device = torch.device('cuda', env.local_rank % max(torch.cuda.device_count(), 1))
-    elif torch.cuda.is_available():
-        env.device = torch.device('cuda', env.local_rank % torch.cuda.device_count())
+    env.device = resolve_device(device, env.local_rank)
     if env.device.type == 'cuda':
         torch.cuda.set_device(env.device)
     if env.distributed and not dist.is_initialized():

@@ -21,14 +21,16 @@ __all__ = ['fuse_conv_bn', 'fuse_bn_linear', 'ConvNorm', 'plain_eager', 'DeployC
 
 
 def plain_eager() -> bool:
-    """Plain eager execution: not TorchScript, not traced (ONNX export, torch.fx), not compiled or exported, and no
-    Python dispatch mode (e.g. FlopCounterMode) active. Deploy fast paths (in-place writes, direct oneDNN calls) run
-    only then; everything else gets the portable form."""
+    """Plain eager execution: not TorchScript, not traced (ONNX export, torch.fx), not compiled or exported, no
+    Python dispatch mode (e.g. FlopCounterMode) active, and no autocast. Deploy fast paths (in-place writes, ``out=``
+    GEMMs, direct oneDNN calls) run only then; everything else gets the portable form. Autocast: in-place and
+    ``out=`` ops are never autocast, so a fast path meets a half-precision activation and a float32 weight
+    (``addmm_``: "self and mat2 must have the same dtype"; FasterNet's and MPViT's deploy forms under AMP)."""
     if torch.jit.is_scripting():
         return False
     else:
         return not (torch.jit.is_tracing() or is_fx_symbolic_tracing() or torch.compiler.is_compiling()
-                    or torch._C._len_torch_dispatch_stack() > 0)
+                    or torch._C._len_torch_dispatch_stack() > 0 or torch._C._is_any_autocast_enabled())
 
 
 def is_tracing() -> bool:

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the project's virtual environment (.venv) with exact pins, mmcv's C++ ops compiled from source.
-# Idempotent: a stamp records the hash of the pins and of this script; a second run on a ready machine
-# only checks the stamp and the mmcv ops import, and returns in seconds.
+# Idempotent: a stamp records the hash of the pins, of this script and tools/build_mmcv.sh, and the mmcv wheel
+# this machine needs (CPU ops, or CUDA ops for torch's CUDA and the GPUs' architectures); a second run on a ready
+# machine only checks the stamp and the mmcv ops, and returns in seconds.
+# On a machine where torch sees a GPU (or with MMCV_CUDA=1) mmcv is built with CUDA ops: see tools/build_mmcv.sh
+# for nvcc, TORCH_CUDA_ARCH_LIST, MAX_JOBS and the wheelhouse (build/wheelhouse/<tag>/).
 # A failed step prints one line with the cause and the path of its full log.
 set -euo pipefail
 
@@ -11,14 +14,25 @@ LOG_DIR="$ROOT/build/logs"
 LOCK="${LOCK:-$ROOT/requirements/lock.txt}"  # override only to test failures, or with the two below
 BASE="${BASE:-$ROOT/requirements/base.txt}"
 WITH_MM="${WITH_MM:-1}"  # 0: no mmcv build (the light newest-torch venv: make setup-newest)
-MMCV_VERSION="2.1.0"
 PY="$VENV/bin/python"
 STAMP="$VENV/.setup-stamp"
+BUILD_MMCV=(env PY="$PY" LOG_DIR="$LOG_DIR" bash "$ROOT/tools/build_mmcv.sh")
 mkdir -p "$LOG_DIR"
 
-fingerprint() { cat "$LOCK" "$BASE" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1; }
+mmcv_tag() {
+  if [[ "$WITH_MM" == 0 ]]; then echo no-mm; else "${BUILD_MMCV[@]}" --tag 2>/dev/null || echo none; fi
+}
 
-ops_ok() { [[ "$WITH_MM" == 0 ]] || "$PY" -c "from mmcv.ops import nms, RoIAlign" >/dev/null 2>&1; }
+fingerprint() {  # fingerprint TAG
+  { cat "$LOCK" "$BASE" "${BASH_SOURCE[0]}" "$ROOT/tools/build_mmcv.sh"; echo "$1"; } | sha256sum | cut -d' ' -f1
+}
+
+# the tag of the installed mmcv when its ops pass the check (nms + RoIAlign; on CUDA too with a GPU), else nothing
+ready_tag() {
+  [[ -x "$PY" ]] || return 1
+  if [[ "$WITH_MM" == 0 ]]; then echo no-mm; return 0; fi
+  "${BUILD_MMCV[@]}" --check 2>/dev/null | sed -n 's/^\[setup\] mmcv wheel tag: //p'
+}
 
 # The project importable from any directory (mmdet's / mmseg's own tools/, timm's train.py, notebooks): a .pth
 # file in the venv's site-packages naming the repository root; rewritten (atomically) on every run.
@@ -29,7 +43,7 @@ write_path_file() {
   mv "$site/efficient_backbones.pth.tmp" "$site/efficient_backbones.pth"
 }
 
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(fingerprint)" ]] && ops_ok; then
+if [[ -f "$STAMP" ]] && tag=$(ready_tag) && [[ -n "$tag" && "$(cat "$STAMP")" == "$(fingerprint "$tag")" ]]; then
   write_path_file
   echo "[setup] environment ready: $VENV"
   exit 0
@@ -58,28 +72,13 @@ run_step pip "${PIP[@]}" install "pip==25.3"
 # Everything but mmcv, exactly as locked (torch is several GB on first install).
 run_step requirements "${PIP[@]}" install -r "$LOCK"
 
-if ! ops_ok; then
-  # mmcv publishes no wheels for current torch: compile its ops (10-20 min on 2 cores; pip caches the wheel,
-  # so later environments on the same machine install it in seconds). The build needs torch importable and
-  # setuptools < 70 (pkg_resources), hence no build isolation. FORCE_CUDA=0: CPU ops only.
-  log="$LOG_DIR/mmcv-build.log"
-  echo "[setup] mmcv $MMCV_VERSION: installing with C++ ops (compiled on first use, from pip's wheel cache after; log: $log)"
-  start=$SECONDS
-  MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-    "${PIP[@]}" install -v --no-deps --no-build-isolation "mmcv==$MMCV_VERSION" >"$log" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 20
-    progress=$(grep -oE "\[[0-9]+/[0-9]+\]" "$log" | tail -1 || true)
-    echo "[setup]   mmcv build: ${progress:-preparing} $((SECONDS - start))s elapsed"
-  done
-  wait "$pid" || fail "mmcv-build" "$log"
-  ops_ok || fail "mmcv-ops-import" "$log"
-  if grep -q "Building wheel for mmcv" "$log"; then how="compiled"; else how="installed from pip's wheel cache"; fi
-  echo "[setup] mmcv ops $how in $((SECONDS - start))s"
+if [[ -z "$(ready_tag || true)" ]]; then
+  # mmcv publishes no wheels for current torch: compile its ops (CPU: 10-20 min on 2 cores, then from pip's wheel
+  # cache; CUDA: its own wheelhouse entry). build_mmcv.sh prints its own one-line failure.
+  "${BUILD_MMCV[@]}" || exit 1
 fi
 
 write_path_file
 
-fingerprint >"$STAMP"
+fingerprint "$(mmcv_tag)" >"$STAMP"
 echo "[setup] environment ready: $VENV"
