@@ -8,7 +8,8 @@ SHELL := /bin/bash
 # What the light newest-torch venv tests: everything but the mm stack (models/, classification/, tools/)
 NEWEST_TESTS := tests/test_blocks.py tests/test_fasternet.py tests/test_mpvit.py tests/test_rapidnet.py \
 	tests/test_repnext.py tests/test_rexnet.py tests/test_models_common.py tests/test_timm_battery.py \
-	tests/test_classification.py tests/test_tools.py tests/test_hostile_checkpoints.py tests/test_synthetic.py
+	tests/test_classification.py tests/test_tools.py tests/test_deploy_runtimes.py tests/test_hostile_checkpoints.py \
+	tests/test_synthetic.py
 
 setup:  ## create/refresh .venv with exact pins and mmcv ops compiled from source (idempotent)
 	@bash tools/setup_env.sh

@@ -33,6 +33,15 @@ def plain_eager() -> bool:
                     or torch._C._len_torch_dispatch_stack() > 0 or torch._C._is_any_autocast_enabled())
 
 
+def is_tracing() -> bool:
+    """Traced by ``torch.jit.trace`` (ONNX export), not scripted: where a deploy form picks the graph runtimes run
+    fastest rather than the eager fast path."""
+    if torch.jit.is_scripting():
+        return False
+    else:
+        return torch.jit.is_tracing()
+
+
 @torch.no_grad()
 def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """Fold an eval-mode BatchNorm that follows ``conv`` into a new conv with bias."""

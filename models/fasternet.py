@@ -39,7 +39,7 @@ from timm.models import fasternet as timm_fasternet
 from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from timm.models._features import FeatureGetterNet
 
-from ._blocks import fuse_conv_bn, plain_eager
+from ._blocks import fuse_conv_bn, is_tracing, plain_eager
 from ._checkpoint import CheckpointError, build_model, check_state_dict, classifier_prefixes
 from ._features import StageFeatures
 
@@ -163,6 +163,14 @@ class FasterNetDeployBlock(nn.Module):
         x.view(-1, x.shape[-1]).addmm_(hidden.view(-1, hidden.shape[-1]), self.fc2.weight.t())
         return x
 
+    def forward_nchw(self, x: torch.Tensor) -> torch.Tensor:
+        """The export graph (``FasterNetStage.export_layout = 'nchw'``): the 1x1 convs as convs on NCHW
+        tensors, the partial conv on a channel slice, concatenated back (no transposes)."""
+        c = self.dim_conv
+        mixed = torch.cat((F.conv2d(x[:, :c], self.partial_conv3.weight, None, 1, 1), x[:, c:]), dim=1)
+        hidden = self.act(F.conv2d(mixed, self.fc1.weight[:, :, None, None], self.fc1.bias))
+        return x + F.conv2d(hidden, self.fc2.weight[:, :, None, None])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """NCHW in and out (channels-last strides out); the caller's tensor is left untouched."""
         x = x.permute(0, 2, 3, 1)
@@ -197,12 +205,22 @@ class PatchMergingMatmul(nn.Linear):
         patches = x[:, :k * h, :k * w].reshape(n, h, k, w, k, c).permute(0, 1, 3, 2, 4, 5).reshape(n, h, w, k * k * c)
         return F.linear(patches, self.weight, self.bias)
 
+    def forward_nchw(self, x: torch.Tensor) -> torch.Tensor:
+        """NCHW in and out: the k x k stride-k conv itself (the export graph)."""
+        k = self.patch_size
+        weight = self.weight.view(self.out_features, k, k, -1).permute(0, 3, 1, 2)
+        return F.conv2d(x, weight, self.bias, stride=k)
+
 
 class FasterNetStage(timm_fasternet.Block):
     """timm's stage (``downsample`` then ``blocks``); ``reparameterize()`` switches it in place to its deploy form:
     one channels-last buffer per stage (the merging output, or a copy of the input for the first stage) that the
     blocks update in place. Input and output stay NCHW (the output has channels-last strides)."""
     deploy: bool = False
+    # The deploy graph a trace (ONNX export) records: 'nchw', 1x1 convs on NCHW tensors with no transposes or patch
+    # gathers, measured faster than the eager 'nhwc' layout (matmuls over pixels) in both ONNX Runtime and OpenVINO
+    # (1-thread CPU time, FasterNet-T0 / S: ORT 8.9 vs 9.5 / 91 vs 98 ms, OpenVINO 8.7 vs 9.8 / 90 vs 104 ms)
+    export_layout: str = 'nchw'
 
     @torch.no_grad()
     def reparameterize(self) -> None:
@@ -224,6 +242,12 @@ class FasterNetStage(timm_fasternet.Block):
 
     @torch.jit.unused  # the deploy form is eager / traced / exported; TorchScript compiles the training form
     def _forward_deploy(self, x: torch.Tensor) -> torch.Tensor:
+        if self.export_layout == 'nchw' and is_tracing():
+            if not isinstance(self.downsample, nn.Identity):
+                x = self.downsample.forward_nchw(x)
+            for block in self.blocks:
+                x = block.forward_nchw(x)
+            return x
         x = x.permute(0, 2, 3, 1)
         if isinstance(self.downsample, nn.Identity):
             x = x.clone(memory_format=torch.contiguous_format)  # own the buffer the blocks write into

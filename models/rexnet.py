@@ -40,7 +40,7 @@ from timm.models import generate_default_cfgs, register_model, register_model_de
 from timm.models._efficientnet_builder import efficientnet_init_weights
 from timm.models.rexnet import LinearBottleneck, RexNet, _block_cfg, _build_blocks
 
-from ._blocks import fuse_conv_bn, fuse_to_deploy_conv, onednn_post_op
+from ._blocks import fuse_conv_bn, fuse_to_deploy_conv, is_tracing, onednn_post_op
 from ._checkpoint import CheckpointError, build_model, check_state_dict, classifier_prefixes
 
 __all__ = ['ReXNet', 'ReXNetLite', 'checkpoint_filter_fn', 'remap_official_state_dict']
@@ -97,9 +97,9 @@ class DeployableBottleneck(LinearBottleneck):
         x = self.act_dw(x)
         x = self.conv_pwl(x)
         if self.use_shortcut:
-            if self.deployed:
+            if self.deployed and not is_tracing():
                 x[:, :self.in_channels] += shortcut  # x is the projection conv's own output
-            else:
+            else:  # (also the ONNX export graph: Slice + Add + Concat, not the ScatterND the in-place add traces to)
                 if self.drop_path is not None:
                     x = self.drop_path(x)
                 x = torch.cat([x[:, 0:self.in_channels] + shortcut, x[:, self.in_channels:]], dim=1)

@@ -83,6 +83,7 @@ def test_the_exploit_is_real_without_the_allow_list_fix(tmp_path):
     assert os.path.exists(marker)
 
 
+@pytest.mark.mm_stack
 def test_mmengine_state_is_allowed_for_one_load_only(tmp_path):
     """mmengine's message hub loads with ``mmengine_state=True`` and is refused without it: nothing is left
     allowed process-wide after the load."""

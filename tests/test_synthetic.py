@@ -50,6 +50,7 @@ def test_imagefolder_reads_classification(synthetic):
     assert all(path.endswith('.JPEG') for path, _ in train.samples)
 
 
+@pytest.mark.mm_stack
 def test_coco_annotations_consistent_with_pycocotools(synthetic):
     from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
@@ -71,6 +72,7 @@ def test_coco_annotations_consistent_with_pycocotools(synthetic):
         assert img['width'] == img['height'] == 64
 
 
+@pytest.mark.mm_stack
 def test_mmdet_coco_dataset_loads(synthetic):
     from mmdet.datasets import CocoDataset
     from mmdet.utils import register_all_modules
@@ -89,6 +91,7 @@ def test_mmdet_coco_dataset_loads(synthetic):
     assert set(inst.labels.tolist()) <= {0, 1, 2}
 
 
+@pytest.mark.mm_stack
 def test_mmseg_ade20k_dataset_loads(synthetic):
     from mmseg.datasets import ADE20KDataset
     from mmseg.utils import register_all_modules

@@ -229,8 +229,9 @@ def test_onnx_round_trip_in_onnxruntime(family, tmp_path):
     name = SMALLEST[family][0]
     _require(name)
     torch.manual_seed(0)
-    result = export.export_model(name, str(tmp_path), img_size=64, atol=1e-4)  # raises past 1e-4
+    result = export.export_model(name, str(tmp_path), img_size=64, atol=1e-4)  # raises past 1e-4 in any runtime
     assert result['max_abs_diff'] <= 1e-4
+    assert set(result['checks']) == {r for r in export.RUNTIMES if export.runtime_available(r)}  # ORT, OpenVINO
     graph = onnx.load(result['onnx']).graph
     assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == 'batch'  # dynamic batch axis
     assert [p for p in os.listdir(tmp_path) if p.startswith('.')] == []  # no temporary file left behind

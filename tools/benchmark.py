@@ -35,13 +35,14 @@ import statistics
 import sys
 import time
 import warnings
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 if __package__ in (None, ''):  # run as a script: put the repository root (not tools/) first on the path
     _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path[:] = [_root] + [p for p in sys.path if os.path.abspath(p or '.') != os.path.dirname(
         os.path.abspath(__file__))]
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import timm  # noqa: E402
@@ -690,6 +691,415 @@ def plot_latency_vs_top1(data: dict, path: str) -> Optional[str]:
     return path
 
 
+# ---------------------------------------------------------------------------------------------- deploy runtimes
+CPU_RUNTIMES = ('torch', 'onnxruntime', 'openvino')
+GPU_RUNTIMES = ('onnxruntime-cuda', 'tensorrt')  # ORT's CUDA / TensorRT execution providers (CUDA only)
+RUNTIME_LABELS = {'torch': 'PyTorch eager', 'onnxruntime': 'ONNX Runtime', 'openvino': 'OpenVINO',
+                  'onnxruntime-cuda': 'ORT CUDA', 'tensorrt': 'ORT TensorRT'}
+RUNTIME_SHORT = {'torch': 'torch', 'onnxruntime': 'ORT', 'openvino': 'OV', 'onnxruntime-cuda': 'ORT-CUDA',
+                 'tensorrt': 'TRT'}
+FORMS = ('ours', 'authors')  # our deploy form, the authors' model in its best deploy form
+_ORT_PROVIDERS = {'onnxruntime-cuda': ('CUDAExecutionProvider', 'CPUExecutionProvider'),
+                  'tensorrt': ('TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider')}
+
+
+def parse_runtimes(text: str) -> List[str]:
+    """``torch,onnxruntime,openvino`` -> a checked list; one-line SystemExit for an unknown, missing or (GPU)
+    unusable runtime."""
+    runtimes = [r.strip() for r in text.split(',') if r.strip()]
+    unknown = [r for r in runtimes if r not in CPU_RUNTIMES + GPU_RUNTIMES]
+    if unknown or not runtimes:
+        raise SystemExit(f"--runtime: unknown {', '.join(unknown) or '(empty)'} "
+                         f"(choose from {', '.join(CPU_RUNTIMES + GPU_RUNTIMES)})")
+    for runtime in runtimes:
+        module = 'onnxruntime' if runtime in GPU_RUNTIMES else runtime
+        try:
+            __import__(module)
+        except ImportError:
+            raise SystemExit(f'--runtime {runtime}: {module} is not installed (pip install {module})') from None
+        if runtime in GPU_RUNTIMES:  # untested here (no CUDA on the machine these tools were written on)
+            import onnxruntime as ort
+            provider = _ORT_PROVIDERS[runtime][0]
+            if not torch.cuda.is_available() or provider not in ort.get_available_providers():
+                raise SystemExit(f'--runtime {runtime}: needs CUDA and onnxruntime-gpu with {provider} '
+                                 f'(available: {", ".join(ort.get_available_providers())})')
+    return list(dict.fromkeys(runtimes))
+
+
+def runtime_versions(runtimes: List[str]) -> Dict[str, str]:
+    versions = {'torch': torch.__version__}
+    if any(r != 'torch' for r in runtimes):
+        import onnx
+        versions['onnx'] = onnx.__version__
+    if any(r.startswith('onnxruntime') or r == 'tensorrt' for r in runtimes):
+        import onnxruntime
+        versions['onnxruntime'] = onnxruntime.__version__
+    if 'openvino' in runtimes:
+        import openvino
+        versions['openvino'] = openvino.__version__.split('-')[0]
+    return versions
+
+
+def _runtime_runner(runtime: str, model: nn.Module, onnx_path: Optional[str], x: torch.Tensor,
+                    threads: int) -> Callable[[], object]:
+    """A no-argument callable running one forward of ``model`` (or its ONNX file) in ``runtime`` on ``x``."""
+    from tools import export
+    if runtime == 'torch':
+        return lambda: model(x)
+    if onnx_path is None:
+        raise RuntimeError('no ONNX file')
+    feed = {export.INPUT_NAME: x.numpy()}
+    if runtime == 'openvino':
+        # compiled for the benchmark's static input shape, as a latency deployment does
+        request = export.openvino_compile(onnx_path, threads, shape=tuple(x.shape)).create_infer_request()
+        return lambda: request.infer(feed)
+    session = export.ort_session(onnx_path, threads, _ORT_PROVIDERS.get(runtime, ('CPUExecutionProvider',)))
+    return lambda: session.run(None, feed)
+
+
+def _first_output(runtime: str, out) -> np.ndarray:
+    if runtime == 'torch':
+        return out.numpy()
+    if runtime == 'openvino':
+        return next(iter(out.values()))
+    return out[0]
+
+
+def _fastest(stats: Dict[str, Dict[str, dict]], form: str) -> Optional[Tuple[str, float]]:
+    """(runtime, median ms) of the fastest runtime for ``form``."""
+    best = [(s[form]['median_ms'], rt) for rt, s in stats.items() if form in s]
+    return (min(best)[1], min(best)[0]) if best else None
+
+
+def runtime_ratios(stats: Dict[str, Dict[str, dict]]) -> Dict[str, object]:
+    """ours / authors' per runtime, and the fastest ours vs the fastest authors' over all runtimes timed."""
+    out = {rt: s['ours']['median_ms'] / s['authors']['median_ms'] for rt, s in stats.items()
+           if 'ours' in s and 'authors' in s}
+    ours, authors = _fastest(stats, 'ours'), _fastest(stats, 'authors')
+    if ours and authors:
+        out['fastest'] = ours[1] / authors[1]
+        out['fastest_ours'], out['fastest_authors'] = ours[0], authors[0]
+    return out
+
+
+def benchmark_runtimes_model(name: str, settings: dict, official=None, workdir: Optional[str] = None) -> dict:
+    """Our deploy form and the authors' model, exported with the same settings, timed interleaved in each runtime
+    (wall clock at ``threads``, then process CPU time at one thread); never raises for a model-level problem."""
+    from tools import export
+    record = {'model': name, 'family': family_of(name), 'settings': settings, 'errors': [],
+              'time': datetime.datetime.now().isoformat(timespec='seconds'), 'loadavg_before': _loadavg()}
+    started = time.perf_counter()
+    size, runtimes = settings['img_size'], settings['runtimes']
+    try:
+        torch.manual_seed(0)
+        train = timm.create_model(name, pretrained=False).eval()
+        randomize_bn_stats(train)
+        forms = {'ours': reparameterize_model(train).eval()}
+    except Exception as err:
+        record['error'] = f'build failed: {_one_line(err)}'
+        return record
+    x = torch.randn(settings['batch'], 3, size, size, generator=torch.Generator().manual_seed(1))
+    record['params'] = {'ours': count_params(forms['ours'])}
+    try:
+        record['gmacs'] = {'deploy': count_macs(forms['ours'], x[:1])['gmacs']}
+    except Exception as err:
+        record['errors'].append(f'MAC count failed: {_one_line(err)}')
+    if official is not None and record['family'] is not None:
+        try:
+            forms['authors'], form = official.build(name, record['family'])
+            record['official'] = {'form': form, 'params': count_params(forms['authors'])}
+        except Exception as err:
+            record['official'] = {'error': _one_line(err)}
+    with torch.inference_mode():
+        expected = {k: m(x).numpy() for k, m in forms.items()}
+
+    onnx_paths: Dict[str, Optional[str]] = {k: None for k in forms}
+    record['export'] = {}
+    if any(rt != 'torch' for rt in runtimes):
+        for k, model in forms.items():
+            path = os.path.join(workdir, f'{name}_{k}.onnx')
+            try:
+                export.export_onnx(model, path, size, settings['opset'])
+                import onnx
+                record['export'][k] = {'nodes': len(onnx.load(path, load_external_data=False).graph.node)}
+                onnx_paths[k] = path
+            except Exception as err:
+                record['export'][k] = {'error': _one_line(err)}
+
+    record['max_abs_diff'] = {}
+    passes = [('latency_ms', settings['threads'], time.perf_counter)]
+    if settings['cpu_time']:
+        # process CPU time (all threads: the runtimes' own pools included) with one thread: what other processes'
+        # load cannot inflate; no runtime spin-waits (ORT spinning is off), so idle waiting costs nothing
+        passes.append(('cpu_ms', 1, time.process_time))
+    threads_before = torch.get_num_threads()
+    try:
+        for key, threads, clock in passes:
+            record[key] = {}
+            torch.set_num_threads(threads)
+            for runtime in runtimes:
+                if key == 'cpu_ms' and runtime in GPU_RUNTIMES:
+                    continue  # CPU time of a GPU run says nothing
+                runners = {}
+                for k, model in forms.items():
+                    try:
+                        runners[k] = _runtime_runner(runtime, model, onnx_paths[k], x, threads)
+                        if runtime not in record['max_abs_diff'] or k not in record['max_abs_diff'][runtime]:
+                            with torch.inference_mode():
+                                got = _first_output(runtime, runners[k]())
+                            record['max_abs_diff'].setdefault(runtime, {})[k] = float(
+                                np.abs(got - expected[k]).max())
+                    except Exception as err:
+                        runners.pop(k, None)
+                        message = f'{RUNTIME_LABELS[runtime]} {k}: {_one_line(err)}'
+                        if message not in record['errors']:
+                            record['errors'].append(message)
+                if not runners:
+                    continue
+                with torch.inference_mode():
+                    samples = time_interleaved(runners, settings['warmup'], settings['repeats'], clock=clock)
+                record[key][runtime] = {k: summarize(v) for k, v in samples.items()}
+                del runners
+            record[key.replace('_ms', '_ratios')] = runtime_ratios(record[key])
+    except Exception as err:
+        record['error'] = f'timing failed: {_one_line(err)}'
+    finally:
+        torch.set_num_threads(threads_before)
+    record['loadavg_after'] = _loadavg()
+    record['seconds'] = round(time.perf_counter() - started, 1)
+    return record
+
+
+def _runtime_cell(stats: Optional[dict]) -> str:
+    return '–' if not stats else f"{stats['median_ms']:.1f}"
+
+
+def _runtime_table(group: List[dict], key: str, peak: Optional[float]) -> List[str]:
+    s = group[0]['settings']
+    runtimes = s['runtimes']
+    if key == 'latency_ms':
+        title = f"## Wall clock, {s['threads']} threads, batch {s['batch']}, {s['img_size']}² (median ms)"
+    else:
+        title = f"## Process CPU time, 1 thread, batch {s['batch']}, {s['img_size']}² (median ms)"
+    if peak:
+        title += f'; GEMM peak {peak:.0f} GFLOP/s'
+    head = '| model |'
+    rule = '|---|'
+    for rt in runtimes:
+        label = RUNTIME_SHORT[rt]
+        head += f' {label} ours | {label} authors\' | {label} ours/authors\' (≤1.0) |'
+        rule += '---|---|---|'
+    head += (" fastest ours | fastest authors' | fastest ours / fastest authors' (≤0.8) "
+             "| compute floor ms (fastest authors' → 0.8x it, as % of peak) |")
+    rule += '---|---|---|---|'
+    if key == 'latency_ms':
+        head += ' load avg |'
+        rule += '---|'
+    lines = [title, '', head, rule]
+    rows = 0
+    for r in group:
+        stats = r.get(key)
+        if not stats:
+            if r.get('error'):
+                lines.append(f"| {r['model']} | {r['error']} |")
+            continue
+        rows += 1
+        ratios = r.get(key.replace('_ms', '_ratios')) or {}
+        row = f"| {r['model']} |"
+        for rt in runtimes:
+            st = stats.get(rt, {})
+            authors = _runtime_cell(st.get('authors'))
+            if 'authors' not in st and ((r.get('export') or {}).get('authors') or {}).get('error') and rt != 'torch':
+                authors = 'no export'
+            row += f" {_runtime_cell(st.get('ours'))} | {authors} | {_check(ratios.get(rt), 1.0)} |"
+        ours, authors = _fastest(stats, 'ours'), _fastest(stats, 'authors')
+        row += f" {ours[1]:.1f} ({RUNTIME_SHORT[ours[0]]}) |" if ours else ' – |'
+        row += f" {authors[1]:.1f} ({RUNTIME_SHORT[authors[0]]}) |" if authors else ' – |'
+        row += f" {_check(ratios.get('fastest'), SPEED_TARGETS['deploy_vs_official'])} |"
+        floor = _floor_ms(r, peak)
+        if floor and authors:
+            row += (f' {floor:.1f} ({100 * floor / authors[1]:.0f} % → '
+                    f"{100 * floor / (SPEED_TARGETS['deploy_vs_official'] * authors[1]):.0f} %) |")
+        else:
+            row += f" {_fmt(floor, 1)} |"
+        if key == 'latency_ms':
+            row += f" {_fmt(r.get('loadavg_before'), 1)}→{_fmt(r.get('loadavg_after'), 1)} |"
+        lines.append(row)
+    return lines if rows else []
+
+
+def _runtime_targets(group: List[dict]) -> List[str]:
+    lines = ['## Targets', '']
+    runtimes = group[0]['settings']['runtimes']
+    for key, clock in (('cpu_ratios', '1-thread CPU time'), ('latency_ratios', 'wall clock')):
+        for rt in runtimes + ['fastest']:
+            values = sorted(((r.get(key) or {}).get(rt), r['model']) for r in group
+                            if (r.get(key) or {}).get(rt) is not None)
+            if not values:
+                continue
+            target = SPEED_TARGETS['deploy_vs_official'] if rt == 'fastest' else 1.0
+            what = ("fastest ours vs fastest authors'" if rt == 'fastest'
+                    else f"{RUNTIME_LABELS[rt]} ours vs authors'")
+            worst, worst_model = values[-1]
+            met = sum(v <= target for v, _ in values)
+            lines.append(f'* {clock}, {what}: {met}/{len(values)} variants ≤ {target}x; worst {worst:.2f}x '
+                         f"({worst_model}); best {values[0][0]:.2f}x ({values[0][1]})")
+    return lines if len(lines) > 2 else []
+
+
+def render_runtimes_markdown(data: dict, command: str = '') -> str:
+    results = list(data['results'].values())
+    order = {f: i for i, f in enumerate(FAMILIES)}
+    claim_keys = list(CLAIMS)
+    results.sort(key=lambda r: (order.get(r.get('family'), 99),
+                                claim_keys.index(r['model']) if r['model'] in claim_keys else 99, r['model']))
+    meta = data.get('meta', {})
+    machine = meta.get('machine', {})
+    lines = ['# Deployment runtimes: our deploy forms vs the authors\' models', '']
+    if command:
+        lines += [f'Regenerate: `{command}`', '']
+    lines += [f"Machine: {machine.get('cpu', '?')} ({machine.get('cpu_count', '?')} logical CPUs, shared)"
+              + (f", GPU {machine['gpu']}" if machine.get('gpu') else '') + '.', '']
+    groups = {}
+    for r in results:
+        groups.setdefault(settings_key(r['settings']), []).append(r)
+    peak = meta.get('gemm_peak_gflops') or {}
+    for group in groups.values():
+        s = group[0]['settings']
+        versions = ', '.join(f'{k} {v}' for k, v in sorted(s.get('versions', {}).items()))
+        lines += [f"Settings: input {s['img_size']}², batch {s['batch']}, {s['warmup']} warm-up + {s['repeats']} "
+                  f"timed runs per form and runtime (ours and the authors' interleaved); ONNX opset {s['opset']} "
+                  f"(same export for both); {versions}.", '']
+        lines += _runtime_table(group, 'cpu_ms', peak.get('cpu_ms')) + ['']
+        lines += _runtime_table(group, 'latency_ms', peak.get('latency_ms')) + ['']
+        lines += _runtime_targets(group) + ['']
+    lines += ['## Notes', '',
+              "* ours = `timm.utils.reparameterize_model` of our model; authors' = their code from "
+              '`--official-root` in its best deploy form (tools/official_models.py). Both are exported by '
+              '`tools/export.export_onnx` (TorchScript exporter, opset as above, dynamic batch axis) and run by the '
+              'same session helpers as `tools/export.py` checks: ONNX Runtime CPU provider, default graph '
+              'optimisations, `intra_op_num_threads` = threads, `session.intra_op.allow_spinning=0` and '
+              '`session.inter_op.allow_spinning=0`; OpenVINO CPU, `PERFORMANCE_HINT=LATENCY`, one stream, '
+              '`INFERENCE_NUM_THREADS` = threads, f32, compiled for the static input shape.',
+              '* Process CPU time at one thread is the robust column on a shared machine (other processes cannot '
+              'inflate it); wall clock needs the machine to itself (load average logged per model). '
+              'Within a runtime the two models are timed interleaved (round-robin, rotating start); '
+              'runtimes run one after the other. Ratios are ratios of medians.',
+              "* fastest = the runtime with the lowest median for that model among those timed; "
+              "fastest ours / fastest authors' compares the best deployment each code base offers.",
+              '* Compute floor: 2 x deploy MACs at this machine\'s measured float32 GEMM rate; the share of peak '
+              "that the fastest authors' time, and 0.8x of it, corresponds to (near or over 100 %: out of reach).",
+              '* GPU runtimes (`onnxruntime-cuda`, `tensorrt`) need CUDA and onnxruntime-gpu; that path is '
+              'written but untested on the machine these tables come from.']
+    errors = [f"* {r['model']}: {r['error']}" for r in results if r.get('error')]
+    errors += [f"* {r['model']}: {e}" for r in results for e in r.get('errors', [])]
+    errors += [f"* {r['model']}: authors' model not built: {r['official']['error']}" for r in results
+               if (r.get('official') or {}).get('error')]
+    errors += [f"* {r['model']}: {k} ONNX export failed: {v['error']}" for r in results
+               for k, v in (r.get('export') or {}).items() if v.get('error')]
+    if errors:
+        lines += ['', '## Problems', ''] + errors
+    return '\n'.join(lines) + '\n'
+
+
+def plot_fastest_path(data: dict, path: str) -> Optional[str]:
+    """Per variant, the fastest runtime's time for ours and for the authors' model (horizontal bars)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    order = {f: i for i, f in enumerate(FAMILIES)}
+    claim_keys = list(CLAIMS)
+    rows = []
+    for r in sorted(data['results'].values(), key=lambda r: (
+            order.get(r.get('family'), 99), claim_keys.index(r['model']) if r['model'] in claim_keys else 99,
+            r['model'])):
+        stats = r.get('cpu_ms') or r.get('latency_ms')
+        if not stats:
+            continue
+        ours, authors = _fastest(stats, 'ours'), _fastest(stats, 'authors')
+        if ours:
+            rows.append((r['model'], r.get('family'), ours, authors))
+    if not rows:
+        return None
+    clock = 'process CPU time, 1 thread' if rows and data['results'][rows[0][0]].get('cpu_ms') else 'wall clock'
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(rows) + 1.5), dpi=120)
+    ys = list(range(len(rows)))[::-1]
+    for y, (model, family, ours, authors) in zip(ys, rows):
+        ax.barh(y + 0.2, ours[1], height=0.38, color=FAMILY_COLOURS.get(family, '#444444'))
+        ax.text(ours[1], y + 0.2, f' {ours[1]:.1f} {RUNTIME_SHORT[ours[0]]}', va='center', fontsize=7)
+        if authors:
+            ax.barh(y - 0.2, authors[1], height=0.38, color='#bbbbbb')
+            ax.text(authors[1], y - 0.2, f' {authors[1]:.1f} {RUNTIME_SHORT[authors[0]]} '
+                    f'({ours[1] / authors[1]:.2f}x)', va='center', fontsize=7)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([r[0] for r in rows], fontsize=8)
+    ax.set_xscale('log')
+    ax.set_xlabel(f"ms per image, fastest runtime ({clock}); coloured = ours, grey = authors' (ratio ours/authors')")
+    ax.set_title('Fastest deployment path per variant: ours vs the authors\' model')
+    ax.grid(True, axis='x', which='both', alpha=0.3)
+    fig.tight_layout()
+    with atomic_output(path, '.png') as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+    return path
+
+
+def run_runtimes(args, names: List[str], official, command: str) -> dict:
+    """The ``--runtime`` mode: logs/benchmark_<tag>.json/.md and fastest_path[_<tag>].png (tag default runtimes)."""
+    import tempfile
+    runtimes = parse_runtimes(args.runtime)
+    tag = args.tag or 'runtimes'
+    settings = {'img_size': args.img_size, 'batch': args.batch, 'threads': args.threads, 'warmup': args.warmup,
+                'repeats': args.repeats, 'runtimes': runtimes, 'opset': args.opset,
+                'official': official is not None, 'cpu_time': not args.no_cpu_time,
+                'versions': runtime_versions(runtimes)}
+    json_path = os.path.join(args.out_dir, f'benchmark_{tag}.json')
+    data = load_results(json_path)
+    if not args.report_only:
+        peaks = _gemm_peaks(args.threads)
+        previous = (data.get('meta') or {}).get('gemm_peak_gflops') or {}
+        if (data.get('meta') or {}).get('machine') == machine_info():
+            peaks = {k: max(v, previous.get(k) or 0.0) for k, v in peaks.items()}
+        data['meta'] = {'machine': machine_info(), 'updated': datetime.datetime.now().isoformat(timespec='seconds'),
+                        'command': command, 'gemm_peak_gflops': peaks}
+    measured, skipped = [], []
+    from tqdm import tqdm
+    bar = tqdm(names, desc='runtimes', unit='model', file=sys.stderr, disable=args.quiet, dynamic_ncols=True)
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix='bench-onnx-') as workdir:
+        warnings.simplefilter('ignore')
+        for name in bar:
+            if args.report_only:
+                break
+            bar.set_postfix_str(name)
+            old = data['results'].get(name)
+            if (not args.force and old and not old.get('error')
+                    and settings_key(old.get('settings', {})) == settings_key(settings)):
+                skipped.append(name)
+                continue
+            data['results'][name] = benchmark_runtimes_model(name, settings, official, workdir)
+            for f in os.listdir(workdir):  # the exports are not kept (MPViT-B's is 300 MB)
+                os.unlink(os.path.join(workdir, f))
+            measured.append(name)
+            atomic_write_text(json_path, json.dumps(data, indent=1, sort_keys=True))  # resumable after each model
+            if not args.quiet:
+                r = data['results'][name]
+                ratios = r.get('cpu_ratios') or r.get('latency_ratios') or {}
+                bar.write(f"{name}: " + ', '.join(f'{k} {v:.2f}' for k, v in ratios.items()
+                                                   if isinstance(v, float)) + f" ({r.get('seconds')} s)")
+    if not args.report_only:
+        atomic_write_text(json_path, json.dumps(data, indent=1, sort_keys=True))
+    md_path = os.path.join(args.out_dir, f'benchmark_{tag}.md')
+    atomic_write_text(md_path, render_runtimes_markdown(data, data['meta'].get('command', command)))
+    chart = None
+    if not args.no_plot:
+        chart_name = 'fastest_path.png' if tag == 'runtimes' else f'fastest_path_{tag}.png'
+        chart = plot_fastest_path(data, os.path.join(args.out_dir, chart_name))
+    print(f'[benchmark] measured {len(measured)}, skipped {len(skipped)} (already measured; --force to redo); '
+          f'wrote {json_path}, {md_path}' + (f', {chart}' if chart else ''), file=sys.stderr)
+    return {'json': json_path, 'markdown': md_path, 'chart': chart, 'measured': measured, 'skipped': skipped,
+            'data': data}
+
+
 # --------------------------------------------------------------------------------------------------------- main
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
@@ -719,6 +1129,12 @@ def parse_args(argv=None):
     parser.add_argument('--default-allocator', action='store_true',
                         help="leave glibc's malloc trimming as it is (by default the run keeps freed memory, see "
                              'steady_allocator)')
+    parser.add_argument('--runtime', default=None,
+                        help='deployment runtimes, comma-separated, from torch,onnxruntime,openvino (CPU) and '
+                             'onnxruntime-cuda,tensorrt (CUDA only): our deploy form and the authors\' model '
+                             '(--official-root) exported alike and timed interleaved in each; writes '
+                             'benchmark_runtimes.json/.md and fastest_path.png instead of the default tables')
+    parser.add_argument('--opset', type=int, default=17, help='ONNX opset of the --runtime exports')
     parser.add_argument('--list', action='store_true', help='print the selected models and exit')
     parser.add_argument('--report-only', action='store_true',
                         help='only regenerate the markdown and chart from the JSON (no measuring)')
@@ -754,9 +1170,11 @@ def main(argv=None) -> dict:
                 'throughput_repeats': args.throughput_repeats, 'device': device,
                 'gpu_batch': args.gpu_batch if device == 'cuda' else 0, 'official': official is not None,
                 'timm_ref': not args.no_timm_ref, 'cpu_time': not args.no_cpu_time, 'torch': torch.__version__}
+    command = shlex.join(['python', 'tools/benchmark.py', *(sys.argv[1:] if argv is None else argv)])
+    if args.runtime is not None:
+        return run_runtimes(args, names, official, command)
     json_path = os.path.join(args.out_dir, f'benchmark_{tag}.json')
     data = load_results(json_path)
-    command = shlex.join(['python', 'tools/benchmark.py', *(sys.argv[1:] if argv is None else argv)])
     if not args.report_only:
         peaks = _gemm_peaks(args.threads)
         previous = (data.get('meta') or {}).get('gemm_peak_gflops') or {}
