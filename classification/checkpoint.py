@@ -49,7 +49,9 @@ def restore_rng(state: Dict[str, Any]) -> None:
                          npy['gauss']))
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state['cuda'])
+        # saved from all GPUs of the writing node; a node with fewer GPUs restores those it has
+        for device, cuda_state in enumerate(state['cuda'][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, device)
 
 
 # --------------------------------------------------------------------------------------------------- atomic files
