@@ -2,6 +2,9 @@
 conversion, and ``tools/benchmark.py --runtime`` (tables, ratios, chart, resume). Tiny inputs; timing is never
 asserted (the speed targets are the benchmark's job, see logs/benchmark_runtimes.md)."""
 import json
+import os
+import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -15,6 +18,7 @@ from tools import benchmark, export
 from tools.zoo import import_families
 
 import_families()
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REGISTERED = set(timm.list_models())
 RUNTIMES = [r for r in export.RUNTIMES if export.runtime_available(r)]
 
@@ -92,8 +96,15 @@ def test_mpvit_export_graph_is_the_runtime_friendly_one(tmp_path):
 
 def test_coreml_conversion(tmp_path):
     pytest.importorskip('coremltools')
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
-    out = export.export_coreml(model, str(tmp_path / 'm.mlpackage'), img_size=16)
+    # in a fresh interpreter, as tools/export.py runs it: coremltools' converter crashed this test process (SIGSEGV)
+    # once the forking / multi-threaded classification tests had run in it
+    code = ('import sys, torch.nn as nn; from tools import export; '
+            'model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()); '
+            'print(export.export_coreml(model.eval(), sys.argv[1], img_size=16))')
+    done = subprocess.run([sys.executable, '-c', code, str(tmp_path / 'm.mlpackage')], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout.strip().splitlines()[-1]
     assert (tmp_path / 'm.mlpackage' / 'Manifest.json').is_file() and out.endswith('m.mlpackage')
     assert [p.name for p in tmp_path.iterdir()] == ['m.mlpackage']  # no staging folder left behind
 
