@@ -181,6 +181,9 @@ def test_launcher_detection(monkeypatch, env, expected):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    # no mpi4py here: importing mpi4py.MPI would start Open MPI in the test process (a singleton orted);
+    # tests/test_launchers.py covers it under real mpirun
+    monkeypatch.setitem(sys.modules, 'mpi4py', None)
     found = detect_launcher()
     assert (found.rank, found.world_size, found.local_rank, found.launcher) == expected
     if found.launcher in ('openmpi', 'pmi'):
