@@ -407,23 +407,30 @@ def _mismatch(measured: Optional[float], claimed: Optional[float], tol: float = 
     return None if abs(measured - claimed) <= allowed else f'{measured:.3g} vs {claimed:g}'
 
 
-def render_markdown(data: dict, command: str = '') -> str:
-    results = [r for r in data['results'].values()]
+def _report_start(data: dict, title: str, command: str, versions: bool):
+    """The header lines of a report (title, command, machine), its records in family / paper-table order, and those
+    records grouped by settings."""
+    results = list(data['results'].values())
     order = {f: i for i, f in enumerate(FAMILIES)}
     claim_keys = list(CLAIMS)
     results.sort(key=lambda r: (order.get(r.get('family'), 99),
                                 claim_keys.index(r['model']) if r['model'] in claim_keys else 99, r['model']))
-    meta = data.get('meta', {})
-    machine = meta.get('machine', {})
-    lines = ['# Backbone benchmark', '']
+    machine = data.get('meta', {}).get('machine', {})
+    lines = [title, '']
     if command:
         lines += [f'Regenerate: `{command}`', '']
-    lines += [f"Machine: {machine.get('cpu', '?')} ({machine.get('cpu_count', '?')} logical CPUs, shared), "
-              f"torch {machine.get('torch', '?')}, timm {machine.get('timm', '?')}"
+    lines += [f"Machine: {machine.get('cpu', '?')} ({machine.get('cpu_count', '?')} logical CPUs, shared)"
+              + (f", torch {machine.get('torch', '?')}, timm {machine.get('timm', '?')}" if versions else '')
               + (f", GPU {machine['gpu']}" if machine.get('gpu') else '') + '.', '']
     groups = {}
     for r in results:
         groups.setdefault(settings_key(r['settings']), []).append(r)
+    return lines, results, groups
+
+
+def render_markdown(data: dict, command: str = '') -> str:
+    meta = data.get('meta', {})
+    lines, results, groups = _report_start(data, '# Backbone benchmark', command, versions=True)
     for key, group in groups.items():
         s = group[0]['settings']
         lines += [f"Settings: input {s['img_size']}², CPU batch {s['batch']}, {s['threads']} threads, "
@@ -948,21 +955,9 @@ def _runtime_targets(group: List[dict]) -> List[str]:
 
 
 def render_runtimes_markdown(data: dict, command: str = '') -> str:
-    results = list(data['results'].values())
-    order = {f: i for i, f in enumerate(FAMILIES)}
-    claim_keys = list(CLAIMS)
-    results.sort(key=lambda r: (order.get(r.get('family'), 99),
-                                claim_keys.index(r['model']) if r['model'] in claim_keys else 99, r['model']))
     meta = data.get('meta', {})
-    machine = meta.get('machine', {})
-    lines = ['# Deployment runtimes: our deploy forms vs the authors\' models', '']
-    if command:
-        lines += [f'Regenerate: `{command}`', '']
-    lines += [f"Machine: {machine.get('cpu', '?')} ({machine.get('cpu_count', '?')} logical CPUs, shared)"
-              + (f", GPU {machine['gpu']}" if machine.get('gpu') else '') + '.', '']
-    groups = {}
-    for r in results:
-        groups.setdefault(settings_key(r['settings']), []).append(r)
+    lines, results, groups = _report_start(data, '# Deployment runtimes: our deploy forms vs the authors\' models', command,
+                                  versions=False)
     peak = meta.get('gemm_peak_gflops') or {}
     for group in groups.values():
         s = group[0]['settings']
