@@ -29,8 +29,16 @@ def _require(missing):
     pytest.skip(message)
 
 
-def _has_mpi4py():
-    return subprocess.run([sys.executable, '-c', 'import mpi4py.MPI'], capture_output=True).returncode == 0
+def _require_mpi():
+    has_mpi4py = subprocess.run([sys.executable, '-c', 'import mpi4py.MPI'], capture_output=True).returncode == 0
+    _require(([] if shutil.which('mpirun') else ['mpirun']) + ([] if has_mpi4py else ['mpi4py']))
+
+
+def hide_mpi4py(env, tmp_path):
+    """A module named mpi4py that fails to import, ahead of the installed one."""
+    (tmp_path / 'hide' / 'mpi4py').mkdir(parents=True)
+    (tmp_path / 'hide' / 'mpi4py' / '__init__.py').write_text("raise ImportError('hidden by the test')\n")
+    env['PYTHONPATH'] = str(tmp_path / 'hide')
 
 
 @pytest.fixture(scope='module')
@@ -58,7 +66,7 @@ def assert_two_rank_run(out, stdout, launcher):
     assert f'2 process(es) ({launcher})' in stdout, stdout[-2000:]
     with open(os.path.join(out, 'log.jsonl')) as f:
         assert [json.loads(line)['epoch'] for line in f] == [0]
-    state = torch.load(os.path.join(out, 'checkpoint-last.pth'), map_location='cpu', weights_only=False)
+    state = torch.load(os.path.join(out, 'checkpoint-last.pth'), map_location='cpu', weights_only=True)
     assert len(state['rng']) == 2  # one RNG state per rank: both ranks took part
 
 
@@ -70,12 +78,10 @@ def mpirun(*args, env):
 # ------------------------------------------------------------------------------------------------------ Open MPI
 @pytest.mark.parametrize('with_mpi4py', [True, False], ids=['mpi4py', 'no-mpi4py'])
 def test_mpirun_trains_on_two_ranks(dataset, tmp_path, with_mpi4py):
-    _require([c for c in ('mpirun',) if shutil.which(c) is None] + ([] if _has_mpi4py() else ['mpi4py']))
+    _require_mpi()
     env = env_for_children()
-    if not with_mpi4py:  # a module named mpi4py that fails to import, ahead of the installed one
-        (tmp_path / 'hide' / 'mpi4py').mkdir(parents=True)
-        (tmp_path / 'hide' / 'mpi4py' / '__init__.py').write_text("raise ImportError('hidden by the test')\n")
-        env['PYTHONPATH'] = str(tmp_path / 'hide')
+    if not with_mpi4py:
+        hide_mpi4py(env, tmp_path)
     out = tmp_path / 'run'
     done = mpirun(sys.executable, MAIN, *main_argv(dataset, out), env=env)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
@@ -85,12 +91,10 @@ def test_mpirun_trains_on_two_ranks(dataset, tmp_path, with_mpi4py):
 @pytest.mark.parametrize('with_mpi4py', [True, False], ids=['mpi4py', 'no-mpi4py'])
 def test_mpirun_across_nodes_needs_mpi4py_or_master_addr(dataset, tmp_path, with_mpi4py):
     """Each rank told it is alone on its node (local size 1): mpi4py shares rank 0's host, else one line."""
-    _require([c for c in ('mpirun',) if shutil.which(c) is None] + ([] if _has_mpi4py() else ['mpi4py']))
+    _require_mpi()
     env = env_for_children()
     if not with_mpi4py:
-        (tmp_path / 'hide' / 'mpi4py').mkdir(parents=True)
-        (tmp_path / 'hide' / 'mpi4py' / '__init__.py').write_text("raise ImportError('hidden by the test')\n")
-        env['PYTHONPATH'] = str(tmp_path / 'hide')
+        hide_mpi4py(env, tmp_path)
     out = tmp_path / 'run'
     pretend = ("import os, runpy, sys; os.environ['OMPI_COMM_WORLD_LOCAL_SIZE'] = '1'; "
                f"sys.argv = [{MAIN!r}] + sys.argv[1:]; runpy.run_path({MAIN!r}, run_name='__main__')")
